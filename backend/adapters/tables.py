@@ -12,6 +12,7 @@ AUDIT: Final = "jit_audit"
 ASSIGNMENTS: Final = "jit_assignments"
 NONCES: Final = "jit_nonces"
 CONFIG: Final = "jit_config"
+OUTBOX: Final = "jit_outbox"  # lifecycle events not yet delivered to SNS
 
 GSI_STATUS_ENDTIME: Final = "gsi_status_endtime"
 GSI_STATUS_CREATED: Final = "gsi_status_created"
@@ -63,6 +64,10 @@ TABLE_DEFINITIONS: Final[dict[str, dict[str, Any]]] = {
     NONCES: {
         "KeySchema": [_key("nonce_key", "HASH")],
         "AttributeDefinitions": [_attr("nonce_key")],
+    },
+    OUTBOX: {
+        "KeySchema": [_key("event_id", "HASH")],
+        "AttributeDefinitions": [_attr("event_id")],
     },
     CONFIG: {
         "KeySchema": [_key("kind", "HASH"), _key("version", "RANGE")],

@@ -95,3 +95,22 @@ class AssignmentFailed(IdentityCenterError):
 class AssignmentTimedOut(IdentityCenterError):
     status_code = 504
     code = "assignment_timed_out"
+
+
+class RequestAlreadyExists(DomainError):
+    """Raised by a store when the request id (derived from the idempotency key) is taken."""
+
+    status_code = 409
+    code = "already_exists"
+
+
+class ReconcileFailed(DomainError):
+    """Raised by the reconciler after it processed everything it could (the alarm counts it)."""
+
+    status_code = 500
+    code = "reconcile_failed"
+
+
+class WorkflowUnavailable(DomainError):
+    status_code = 503
+    code = "workflow_unavailable"

@@ -1,0 +1,108 @@
+"""What the use cases need from the outside world; adapters implement these Protocols."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from backend.domain.assignment import AssignmentTarget
+    from backend.domain.models import AccessRequest, CardRef, Person, RequestStatus
+    from backend.domain.policy import Policy
+
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One append-only audit event; also the seed of the lifecycle event sent to jit-events."""
+
+    event_id: str
+    type: str
+    at: datetime
+    actor: Person | None
+    from_status: RequestStatus | None
+    to_status: RequestStatus
+    detail: str | None = None
+
+
+@dataclass(frozen=True)
+class OutboxEvent:
+    event_id: str
+    payload: str  # the JSON published to jit-events
+    created_at: datetime
+
+
+class RequestStore(Protocol):
+    def create(self, request: AccessRequest, entry: AuditEntry, event_payload: str) -> None:
+        """Insert; raises RequestAlreadyExists if the id is taken."""
+
+    def get(self, request_id: str) -> AccessRequest: ...
+
+    def save(self, before: AccessRequest, after: AccessRequest, entry: AuditEntry, event_payload: str) -> None:
+        """One conditional write on ``before.version``; audit and outbox in the same transaction."""
+
+    def set_card(self, request_id: str, card: CardRef) -> AccessRequest: ...
+
+    def list_by_requester(self, requester_id: str, limit: int) -> list[AccessRequest]: ...
+
+    def list_by_status(self, status: RequestStatus, limit: int) -> list[AccessRequest]: ...
+
+    def granted_ending_before(self, moment: datetime) -> list[AccessRequest]: ...
+
+    def audit_trail(self, request_id: str) -> list[AuditEntry]: ...
+
+    def pending_outbox(self, created_before: datetime) -> list[OutboxEvent]: ...
+
+    def delete_outbox(self, event_id: str) -> None: ...
+
+
+class HolderLedger(Protocol):
+    def holders(self, target: AssignmentTarget) -> frozenset[str]: ...
+
+    def add(self, target: AssignmentTarget, request_id: str) -> frozenset[str]: ...
+
+    def remove(self, target: AssignmentTarget, request_id: str) -> frozenset[str]: ...
+
+    def all(self) -> dict[AssignmentTarget, frozenset[str]]: ...
+
+
+class AssignmentGateway(Protocol):
+    def create_assignment(self, target: AssignmentTarget) -> None: ...
+
+    def delete_assignment(self, target: AssignmentTarget) -> None: ...
+
+    def has_assignment(self, target: AssignmentTarget) -> bool: ...
+
+    def list_user_assignments(self, account_id: str, permission_set_arn: str) -> list[AssignmentTarget]: ...
+
+
+class Directory(Protocol):
+    def find_user_id(self, login: str) -> str: ...
+
+    def group_names_for_user(self, user_id: str) -> frozenset[str]: ...
+
+    def permission_set_arn(self, name: str) -> str: ...
+
+
+class Workflow(Protocol):
+    def start(self, execution_name: str, request_id: str, mode: str) -> None:
+        """Start the access workflow; an execution of the same name is never started twice."""
+
+
+class EventBus(Protocol):
+    def publish(self, event_id: str, event_type: str, payload: str) -> None: ...
+
+
+class PolicyStore(Protocol):
+    def current(self) -> Policy: ...
+
+    def put(self, policy: Policy, actor: Person, at: datetime) -> int: ...
+
+
+class Metrics(Protocol):
+    def count(self, name: str, value: float = 1.0) -> None: ...
+
+    def record_auth_failure(self, reason: str) -> None: ...

@@ -1,0 +1,26 @@
+"""Lambda entry point of ``jit-reconciler`` (EventBridge rate(15 minutes))."""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from backend.service.deps import Deps
+
+
+@cache
+def _deps() -> Deps:
+    from backend.settings import BackendSettings
+    from backend.wiring import build_deps, make_clients
+
+    settings = BackendSettings.from_env(os.environ)
+    return build_deps(settings, make_clients(settings))
+
+
+def lambda_handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
+    from backend.service.reconciler import reconcile
+
+    dry_run = bool(event.get("dry_run", False)) if isinstance(event, dict) else False
+    return reconcile(_deps(), dry_run=dry_run).as_dict()

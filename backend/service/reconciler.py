@@ -1,0 +1,162 @@
+"""The reconciler: gather, plan (pure), apply everything it can, then fail loudly if anything failed."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from backend.domain import lifecycle
+from backend.domain.errors import ReconcileFailed, RequestNotFound
+from backend.domain.models import RequestStatus
+from backend.domain.reconcile import (
+    Drift,
+    ExpirePending,
+    FailStuckGrant,
+    ReconcileAction,
+    ReconcileInputs,
+    ReleaseDeadHolders,
+    RevokeExpired,
+    plan_reconcile,
+)
+from backend.domain.timefmt import iso_z
+from backend.service.workflow_tasks import mark_error, revoke_now
+
+if TYPE_CHECKING:
+    from backend.domain.assignment import AssignmentTarget
+    from backend.service.deps import Deps
+
+log = logging.getLogger("backend.reconciler")
+
+OUTBOX_GRACE = timedelta(seconds=30)
+
+
+@dataclass
+class ReconcileReport:
+    planned: list[ReconcileAction] = field(default_factory=list)
+    done: Counter[str] = field(default_factory=Counter)
+    failed: Counter[str] = field(default_factory=Counter)
+    drift: list[AssignmentTarget] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "planned": len(self.planned),
+            "done": dict(self.done),
+            "failed": dict(self.failed),
+            "drift": [t.ledger_key for t in self.drift],
+        }
+
+
+def gather(deps: Deps) -> ReconcileInputs:
+    now = deps.now()
+    policy = deps.policies.current()
+    ledger = deps.ledger.all()
+    statuses: dict[str, RequestStatus] = {}
+    for holders in ledger.values():
+        for request_id in holders:
+            try:
+                statuses[request_id] = deps.store.get(request_id).status
+            except RequestNotFound:
+                log.warning("ledger names unknown request %s", request_id)
+    live: set[AssignmentTarget] = set()
+    for ps_name in sorted(policy.managed_permission_sets):
+        ps_arn = deps.directory.permission_set_arn(ps_name)
+        for account in policy.accounts:
+            live.update(deps.assignments.list_user_assignments(account.id, ps_arn))
+    return ReconcileInputs(
+        now=now,
+        expired_granted=tuple(deps.store.granted_ending_before(now)),
+        pending=tuple(deps.store.list_by_status(RequestStatus.PENDING, limit=1000)),
+        approved=tuple(deps.store.list_by_status(RequestStatus.APPROVED, limit=1000)),
+        ledger=ledger,
+        statuses=statuses,
+        live_assignments=frozenset(live),
+        remove_drift=policy.remove_drift,
+    )
+
+
+def reconcile(deps: Deps, *, dry_run: bool = False) -> ReconcileReport:
+    """Run once. Raises ReconcileFailed after trying every action if any of them failed."""
+    report = ReconcileReport()
+    report.planned = plan_reconcile(gather(deps))
+    for action in report.planned:
+        kind = type(action).__name__
+        if dry_run:
+            report.done[f"would_{kind}"] += 1
+            if isinstance(action, Drift):
+                report.drift.append(action.target)
+            continue
+        try:
+            _apply(deps, action, report)
+        except Exception:  # count, log, carry on: one stuck grant must not block the others
+            log.exception("ERROR reconcile action %s failed", action)
+            report.failed[kind] += 1
+        else:
+            report.done[kind] += 1
+    if not dry_run:
+        _flush_outbox(deps, report)
+    for name, value in report.done.items():
+        deps.metrics.count(f"Reconcile{name}", value)
+    deps.metrics.count("ReconcileFailures", sum(report.failed.values()))
+    log.info("reconcile finished %s", json.dumps(report.as_dict()))
+    if report.failed:
+        raise ReconcileFailed(f"{sum(report.failed.values())} reconcile actions failed: {dict(report.failed)}")
+    return report
+
+
+def _apply(deps: Deps, action: ReconcileAction, report: ReconcileReport) -> None:
+    match action:
+        case RevokeExpired(request_id):
+            request = deps.store.get(request_id)
+            if request.status is RequestStatus.GRANTED:
+                revoke_now(deps, request)
+        case ExpirePending(request_id):
+            request = deps.store.get(request_id)
+            if request.status is RequestStatus.PENDING:
+                after = lifecycle.expire(request, deps.now())
+                deps.commit(request, after, deps.entry("request.expired", None, request.status, after.status))
+        case FailStuckGrant(request_id):
+            mark_error(deps, request_id, "the grant workflow did not finish; the reconciler does not retry grants")
+        case ReleaseDeadHolders(target, dead_holders, live_holders):
+            if not live_holders:
+                deps.assignments.delete_assignment(target)
+            for request_id in sorted(dead_holders):
+                deps.ledger.remove(target, request_id)
+        case Drift(target, remove):
+            report.drift.append(target)
+            log.warning("drift: assignment %s is held by no active request", target.ledger_key)
+            if remove:
+                deps.assignments.delete_assignment(target)
+            _publish_drift(deps, target, removed=remove)
+
+
+def _publish_drift(deps: Deps, target: AssignmentTarget, *, removed: bool) -> None:
+    event_id = uuid.uuid4().hex
+    payload = json.dumps(
+        {
+            "event_id": event_id,
+            "type": "access.drift_detected",
+            "occurred_at": iso_z(deps.now()),
+            "actor": None,
+            "request": None,
+            "detail": f"{target.ledger_key} {'removed' if removed else 'reported'}",
+        }
+    )
+    deps.events.publish(event_id, "access.drift_detected", payload)
+
+
+def _flush_outbox(deps: Deps, report: ReconcileReport) -> None:
+    for event in deps.store.pending_outbox(deps.now() - OUTBOX_GRACE):
+        try:
+            event_type = json.loads(event.payload)["type"]
+            deps.events.publish(event.event_id, event_type, event.payload)
+            deps.store.delete_outbox(event.event_id)
+        except Exception:
+            log.exception("ERROR republishing event %s", event.event_id)
+            report.failed["RepublishEvent"] += 1
+        else:
+            report.done["RepublishEvent"] += 1

@@ -1,0 +1,316 @@
+"""Use cases behind the API: create, decide, cancel, revoke early, extend, read."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from backend.api.views import lifecycle_event
+from backend.domain import lifecycle
+from backend.domain.assignment import AssignmentTarget
+from backend.domain.errors import (
+    ConcurrentUpdate,
+    DomainError,
+    InvalidRequest,
+    NotAuthorized,
+    PrincipalNotFound,
+    RequestAlreadyExists,
+    RequestExpired,
+    RequestNotFound,
+    StandingAccessExists,
+    WorkflowUnavailable,
+)
+from backend.domain.lifecycle import Role
+from backend.domain.models import AccessRequest, Person, RequestStatus
+from backend.domain.policy import (
+    Entitlement,
+    Policy,
+    decide_can_approve,
+    decide_catalog,
+    decide_eligibility,
+    may_end_early,
+)
+from backend.domain.timefmt import parse_duration
+
+if TYPE_CHECKING:
+    from backend.api.contract import CreateRequestBody
+    from backend.domain.models import CardRef
+    from backend.service.deps import Deps
+
+_RETRIES = 8
+
+
+def new_request_id(requester_id: str, idempotency_key: str | None) -> str:
+    """Deterministic from the idempotency key (so a retried create finds its request), else random."""
+    raw = (
+        hashlib.sha256(f"{requester_id}\n{idempotency_key}".encode()).digest()
+        if idempotency_key
+        else secrets.token_bytes(32)
+    )
+    return "r" + base64.b32encode(raw).decode().lower()[:20]
+
+
+def groups_of(deps: Deps, person: Person) -> frozenset[str]:
+    """Identity Center groups of a chat user; none if they have no Identity Center user."""
+    try:
+        return deps.directory.group_names_for_user(deps.directory.find_user_id(person.email))
+    except PrincipalNotFound:
+        return frozenset()
+
+
+def create_request(deps: Deps, body: CreateRequestBody) -> tuple[AccessRequest, bool]:
+    """Returns the request and whether it was created now (False: an idempotent replay)."""
+    actor = body.actor
+    try:
+        duration = parse_duration(body.duration)
+    except ValueError as exc:
+        raise InvalidRequest(str(exc)) from exc
+    policy = deps.policies.current()
+    try:
+        principal_id = deps.directory.find_user_id(actor.email)
+    except PrincipalNotFound as exc:
+        raise PrincipalNotFound(f"no Identity Center user has the e-mail {actor.email}") from exc
+    groups = deps.directory.group_names_for_user(principal_id)
+    rule = decide_eligibility(policy, actor, groups, body.account, body.permission_set, duration)
+    account = policy.account(body.account)
+    ps_name = policy.permission_set(body.permission_set).name
+    request_id = new_request_id(actor.user_id, body.idempotency_key)
+    replay = _find_replay(deps, request_id, actor, account.id, ps_name, duration, body.reason)
+    if replay is not None:
+        return replay, False
+    target = AssignmentTarget(
+        principal_id=principal_id,
+        account_id=account.id,
+        permission_set_arn=deps.directory.permission_set_arn(ps_name),
+    )
+    if not deps.ledger.holders(target) and deps.assignments.has_assignment(target):
+        raise StandingAccessExists(
+            f"you already hold {ps_name} in {account.name} outside JIT; nothing was requested"
+        )
+    now = deps.now()
+    request = AccessRequest(
+        request_id=request_id,
+        requester=actor,
+        principal_id=principal_id,
+        account_id=account.id,
+        account_name=account.name,
+        permission_set_name=ps_name,
+        permission_set_arn=target.permission_set_arn,
+        duration=duration,
+        reason=body.reason,
+        rule_name=rule.name,
+        approvals_required=rule.approvals_required,
+        status=RequestStatus.PENDING,
+        version=1,
+        created_at=now,
+        approval_deadline=now + rule.approval_timeout,
+        idempotency_key=body.idempotency_key,
+    )
+    entry = deps.entry("request.created", actor, None, RequestStatus.PENDING, body.reason)
+    payload = lifecycle_event(entry, request).model_dump_json()
+    try:
+        deps.store.create(request, entry, payload)
+    except RequestAlreadyExists:
+        replay = _find_replay(deps, request_id, actor, account.id, ps_name, duration, body.reason)
+        if replay is None:  # pragma: no cover - the store said it exists
+            raise
+        return replay, False
+    deps.deliver(entry.event_id, entry.type, payload)
+    if rule.auto_approve:
+        approved = deps.commit(
+            request,
+            lifecycle.auto_approve(request),
+            deps.entry("request.approved", None, RequestStatus.PENDING, RequestStatus.APPROVED, "auto-approved"),
+        )
+        start_grant(deps, approved)
+        return approved, True
+    return request, True
+
+
+def _find_replay(
+    deps: Deps,
+    request_id: str,
+    actor: Person,
+    account_id: str,
+    ps_name: str,
+    duration: timedelta,
+    reason: str,
+) -> AccessRequest | None:
+    try:
+        existing = deps.store.get(request_id)
+    except RequestNotFound:
+        return None
+    same = (
+        existing.requester.user_id == actor.user_id
+        and existing.account_id == account_id
+        and existing.permission_set_name == ps_name
+        and existing.duration == duration
+        and existing.reason == reason
+    )
+    if not same:
+        raise RequestAlreadyExists("this idempotency key was already used for a different request")
+    return existing
+
+
+def start_grant(deps: Deps, request: AccessRequest) -> None:
+    """Start the workflow named after the request; if it cannot start, the request is ERROR."""
+    try:
+        deps.workflow.start(request.request_id, request.request_id, "grant")
+    except Exception as exc:
+        failed = lifecycle.fail(request, f"the access workflow could not start: {exc}")
+        deps.commit(
+            request, failed, deps.entry("request.error", None, request.status, failed.status, failed.last_error)
+        )
+        raise WorkflowUnavailable("the access workflow could not be started; please request again") from exc
+
+
+def _with_retries(deps: Deps, request_id: str, step: Callable[[AccessRequest], AccessRequest]) -> AccessRequest:
+    """Re-read and re-apply on a lost race: one of N concurrent callers wins each version."""
+    for _ in range(_RETRIES):
+        request = deps.store.get(request_id)
+        try:
+            return step(request)
+        except ConcurrentUpdate:
+            continue
+    raise ConcurrentUpdate("the request changed too often while we tried; please retry")
+
+
+def approve(deps: Deps, actor: Person, request_id: str, note: str | None) -> AccessRequest:
+    policy = deps.policies.current()
+    groups = groups_of(deps, actor)
+
+    def step(request: AccessRequest) -> AccessRequest:
+        now = deps.now()
+        _expire_if_due(deps, request, now)
+        decide_can_approve(policy, request, actor, groups)
+        after = lifecycle.record_approval(request, actor, now)
+        kind = "request.approved" if after.status is RequestStatus.APPROVED else "request.approval_recorded"
+        deps.commit(request, after, deps.entry(kind, actor, request.status, after.status, note))
+        if after.status is RequestStatus.APPROVED:
+            start_grant(deps, after)
+        return after
+
+    return _with_retries(deps, request_id, step)
+
+
+def deny(deps: Deps, actor: Person, request_id: str, note: str | None) -> AccessRequest:
+    policy = deps.policies.current()
+    groups = groups_of(deps, actor)
+
+    def step(request: AccessRequest) -> AccessRequest:
+        _expire_if_due(deps, request, deps.now())
+        role = Role.APPROVER
+        try:
+            decide_can_approve(policy, request, actor, groups)
+        except NotAuthorized:
+            if not policy.is_admin(actor) or actor.same_as(request.requester):
+                raise
+            role = Role.ADMIN
+        after = lifecycle.deny(request, actor, role, note)
+        return deps.commit(request, after, deps.entry("request.denied", actor, request.status, after.status, note))
+
+    return _with_retries(deps, request_id, step)
+
+
+def cancel(deps: Deps, actor: Person, request_id: str) -> AccessRequest:
+    def step(request: AccessRequest) -> AccessRequest:
+        after = lifecycle.cancel(request, actor)
+        return deps.commit(request, after, deps.entry("request.cancelled", actor, request.status, after.status))
+
+    return _with_retries(deps, request_id, step)
+
+
+def revoke_early(deps: Deps, actor: Person, request_id: str, note: str | None) -> AccessRequest:
+    policy = deps.policies.current()
+    groups = groups_of(deps, actor)
+
+    def step(request: AccessRequest) -> AccessRequest:
+        if not may_end_early(policy, request, actor, groups):
+            raise NotAuthorized("only the requester, an approver or an admin can revoke this access")
+        after = lifecycle.request_early_end(request, deps.now())
+        deps.commit(
+            request, after, deps.entry("request.revoke_requested", actor, request.status, after.status, note)
+        )
+        deps.workflow.start(f"{request_id}-revoke-v{after.version}", request_id, "revoke")
+        return after
+
+    return _with_retries(deps, request_id, step)
+
+
+def extend(deps: Deps, actor: Person, request_id: str, duration_text: str) -> AccessRequest:
+    try:
+        extra = parse_duration(duration_text)
+    except ValueError as exc:
+        raise InvalidRequest(str(exc)) from exc
+    policy = deps.policies.current()
+
+    def step(request: AccessRequest) -> AccessRequest:
+        if not (actor.same_as(request.requester) or policy.is_admin(actor)):
+            raise NotAuthorized("only the requester or an admin can extend this access")
+        rule = policy.rule(request.rule_name)
+        after = lifecycle.extend(request, extra, rule.max_duration, policy.expiry_warning)
+        return deps.commit(
+            request, after, deps.entry("request.extended", actor, request.status, after.status, duration_text)
+        )
+
+    return _with_retries(deps, request_id, step)
+
+
+def place_card(deps: Deps, request_id: str, card: CardRef) -> AccessRequest:
+    return deps.store.set_card(request_id, card)
+
+
+def _expire_if_due(deps: Deps, request: AccessRequest, now: datetime) -> None:
+    """A decision that arrives after the approval window expires the request instead."""
+    if request.status is RequestStatus.PENDING and now >= request.approval_deadline:
+        expired = lifecycle.expire(request, now)
+        deps.commit(request, expired, deps.entry("request.expired", None, request.status, expired.status))
+        raise RequestExpired("the approval window has passed; the request has expired")
+
+
+def can_view(policy: Policy, request: AccessRequest, actor: Person, groups: frozenset[str]) -> bool:
+    return may_end_early(policy, request, actor, groups)
+
+
+def get_request(deps: Deps, actor: Person, request_id: str) -> AccessRequest:
+    request = deps.store.get(request_id)
+    if not can_view(deps.policies.current(), request, actor, groups_of(deps, actor)):
+        raise NotAuthorized("you may only view your own requests and those you approve")
+    return request
+
+
+def list_requests(
+    deps: Deps, actor: Person, view: str, status: RequestStatus | None, limit: int
+) -> list[AccessRequest]:
+    policy = deps.policies.current()
+    if view == "mine":
+        return deps.store.list_by_requester(actor.user_id, limit)
+    if view == "pending_approval":
+        groups = groups_of(deps, actor)
+        pending = deps.store.list_by_status(RequestStatus.PENDING, limit=500)
+        now = deps.now()
+        return [r for r in pending if now < r.approval_deadline and _may_decide(policy, r, actor, groups)][:limit]
+    if view == "status":
+        if status is None:
+            raise InvalidRequest("view=status needs a status parameter")
+        if not policy.is_admin(actor):
+            raise NotAuthorized("listing by status is for admins")
+        return deps.store.list_by_status(status, limit)
+    raise InvalidRequest(f"unknown view '{view}'; use mine, pending_approval or status")
+
+
+def _may_decide(policy: Policy, request: AccessRequest, actor: Person, groups: frozenset[str]) -> bool:
+    try:
+        decide_can_approve(policy, request, actor, groups)
+    except DomainError:
+        return False
+    return True
+
+
+def catalog(deps: Deps, actor: Person) -> tuple[list[Entitlement], bool]:
+    policy = deps.policies.current()
+    return decide_catalog(policy, actor, groups_of(deps, actor)), policy.is_admin(actor)

@@ -1,0 +1,106 @@
+"""The Step Functions task steps: grant, warn, revoke, and the two failure recorders.
+
+Each is idempotent (a Task Retry calls it again) and raises domain errors whose class names the
+state machine's Retry/Catch match on.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from backend.domain import lifecycle
+from backend.domain.errors import InvalidTransition
+from backend.domain.models import AccessRequest, RequestStatus
+from backend.domain.timefmt import iso_z
+from backend.service.access import hold_access, release_access
+
+if TYPE_CHECKING:
+    from backend.service.deps import Deps
+
+log = logging.getLogger("backend.workflow")
+
+# A wait that wakes up a little early must not reschedule forever.
+_EARLY_TOLERANCE = timedelta(seconds=1)
+
+
+def _schedule(request: AccessRequest, outcome: str) -> dict[str, Any]:
+    result: dict[str, Any] = {"request_id": request.request_id, "outcome": outcome}
+    if request.end_time is not None and request.warn_at is not None:
+        result["end_time"] = iso_z(request.end_time)
+        result["warn_at"] = iso_z(request.warn_at)
+    return result
+
+
+def grant(deps: Deps, request_id: str) -> dict[str, Any]:
+    request = deps.store.get(request_id)
+    if request.status is RequestStatus.GRANTED:
+        return _schedule(request, "granted")
+    if request.status is not RequestStatus.APPROVED:
+        raise InvalidTransition(f"cannot grant a {request.status} request")
+    hold_access(deps, request)
+    after = lifecycle.grant(request, deps.now(), deps.policies.current().expiry_warning)
+    deps.commit(request, after, deps.entry("request.granted", None, request.status, after.status))
+    return _schedule(after, "granted")
+
+
+def warn_expiring(deps: Deps, request_id: str) -> dict[str, Any]:
+    request = deps.store.get(request_id)
+    if request.status is not RequestStatus.GRANTED or request.warn_at is None:
+        return _schedule(request, "already_final")
+    if deps.now() + _EARLY_TOLERANCE < request.warn_at:
+        return _schedule(request, "rescheduled")
+    # Not a status change, but audited and delivered like one.
+    after = request.model_copy(update={"version": request.version + 1})
+    deps.commit(request, after, deps.entry("request.expiring_soon", None, request.status, after.status))
+    return _schedule(after, "warned")
+
+
+def revoke(deps: Deps, request_id: str) -> dict[str, Any]:
+    request = deps.store.get(request_id)
+    if request.status.is_final:
+        return _schedule(request, "already_final")
+    if request.status is not RequestStatus.GRANTED or request.end_time is None:
+        raise InvalidTransition(f"cannot revoke a {request.status} request")
+    if deps.now() + _EARLY_TOLERANCE < request.end_time:
+        return _schedule(request, "rescheduled")  # extended: wait again
+    return {"request_id": request_id, "outcome": revoke_now(deps, request)}
+
+
+def revoke_now(deps: Deps, request: AccessRequest) -> str:
+    """Release the assignment and mark REVOKED (shared with the reconciler)."""
+    deleted = release_access(deps, request)
+    detail = "assignment removed" if deleted else "released; another active grant still holds the assignment"
+    after = lifecycle.revoke(request)
+    deps.commit(request, after, deps.entry("request.revoked", None, request.status, after.status, detail))
+    return "revoked"
+
+
+def mark_error(deps: Deps, request_id: str, error: str) -> dict[str, Any]:
+    """Catch after a failed grant: ERROR, and undo any half-made assignment (best effort)."""
+    request = deps.store.get(request_id)
+    if request.status is not RequestStatus.APPROVED:
+        return _schedule(request, "unchanged")
+    try:
+        release_access(deps, request)
+    except Exception:  # the ledger keeps the holder; the reconciler cleans up
+        log.exception("ERROR compensating failed grant %s", request_id)
+    after = lifecycle.fail(request, error)
+    deps.commit(request, after, deps.entry("request.error", None, request.status, after.status, after.last_error))
+    deps.metrics.count("GrantFailures")
+    return _schedule(after, "error")
+
+
+def record_revoke_failure(deps: Deps, request_id: str, error: str) -> dict[str, Any]:
+    """Catch after a failed revoke: stay GRANTED, remember the failure; the reconciler retries."""
+    request = deps.store.get(request_id)
+    if request.status is not RequestStatus.GRANTED:
+        return _schedule(request, "unchanged")
+    after = lifecycle.record_revoke_failure(request, error)
+    deps.commit(
+        request, after, deps.entry("request.revoke_failed", None, request.status, after.status, after.last_error)
+    )
+    deps.metrics.count("RevokeFailures")
+    log.error("ERROR revoke failed for %s: %s", request_id, error)
+    return _schedule(after, "revoke_failed")
