@@ -1,0 +1,321 @@
+"""REST handlers keyed by the spec's operationId; each returns (status, JSON payload)."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sandbox.mattermost import posts as rules
+from sandbox.mattermost.errors import AppError
+from sandbox.mattermost.service import Mattermost
+from sandbox.mattermost.store import User, new_id
+
+# Operations the server serves without a session (CONTRACT c1 for dialogs/open).
+UNAUTHENTICATED = {"GetPing", "Login", "OpenInteractiveDialog"}
+
+
+@dataclass(frozen=True)
+class Call:
+    user: User | None
+    params: dict[str, str]
+    query: dict[str, str]
+    body: Any
+
+    @property
+    def me(self) -> User:
+        assert self.user is not None, "authenticated operation"
+        return self.user
+
+
+Reply = tuple[int, Any]
+Handler = Callable[[Mattermost, Call], Reply]
+
+
+def _user_json(mm: Mattermost, user: User) -> dict[str, Any]:
+    return user.to_json(mm.store.created_ms)
+
+
+def get_user(mm: Mattermost, call: Call) -> Reply:
+    user_id = call.params["user_id"]
+    with mm.store.lock:
+        user = call.me if user_id == "me" else mm.store.user(user_id)
+        return 200, _user_json(mm, user)
+
+
+def get_users_by_ids(mm: Mattermost, call: Call) -> Reply:
+    with mm.store.lock:
+        found = [mm.store.users[i] for i in call.body if i in mm.store.users]
+        return 200, [_user_json(mm, u) for u in found]
+
+
+def get_user_by_email(mm: Mattermost, call: Call) -> Reply:
+    with mm.store.lock:
+        return 200, _user_json(mm, mm.store.user_by_email(call.params["email"]))
+
+
+def get_user_by_username(mm: Mattermost, call: Call) -> Reply:
+    with mm.store.lock:
+        return 200, _user_json(mm, mm.store.user_named(call.params["username"]))
+
+
+def login(mm: Mattermost, call: Call) -> Reply:
+    login_id = str(call.body.get("login_id", ""))
+    password = str(call.body.get("password", ""))
+    with mm.store.lock:
+        user = next(
+            (u for u in mm.store.users.values() if login_id in {u.username, u.email}),
+            None,
+        )
+        if user is not None and user.is_bot:
+            raise AppError(401, "api.user.login.bot_login_forbidden", "Bot login is forbidden.")
+        if user is None or user.password is None or not secrets.compare_digest(user.password, password):
+            raise AppError(401, "api.user.login.invalid_credentials_email_username", "Invalid credentials.")
+        return 201, _user_json(mm, user)
+
+
+def get_team_by_name(mm: Mattermost, call: Call) -> Reply:
+    with mm.store.lock:
+        mm.store.team_named(call.params["team_name"])
+        return 200, mm.store.team_json()
+
+
+def create_direct_channel(mm: Mattermost, call: Call) -> Reply:
+    user_a, user_b = (str(i) for i in call.body)
+    with mm.store.lock:
+        mm.store.user(user_a)
+        mm.store.user(user_b)
+        if call.me.id not in {user_a, user_b} and not call.me.system_admin:
+            raise AppError(403, "api.context.permissions.app_error", "You do not have permission.")
+        return 201, mm.store.channel_json(mm.store.direct_channel(user_a, user_b))
+
+
+def _visible_channel(mm: Mattermost, call: Call, channel_id: str) -> dict[str, Any]:
+    channel = mm.store.channel(channel_id)
+    if channel.type != "O" and call.me.id not in channel.members and not call.me.system_admin:
+        raise AppError(403, "api.context.permissions.app_error", "You do not have permission.")
+    return mm.store.channel_json(channel)
+
+
+def get_channel_by_name(mm: Mattermost, call: Call) -> Reply:
+    with mm.store.lock:
+        channel = mm.store.channel_named(call.params["team_id"], call.params["channel_name"])
+        return 200, _visible_channel(mm, call, channel.id)
+
+
+def get_channel_by_name_for_team_name(mm: Mattermost, call: Call) -> Reply:
+    with mm.store.lock:
+        team = mm.store.team_named(call.params["team_name"])
+        channel = mm.store.channel_named(team.id, call.params["channel_name"])
+        return 200, _visible_channel(mm, call, channel.id)
+
+
+def get_channel(mm: Mattermost, call: Call) -> Reply:
+    with mm.store.lock:
+        return 200, _visible_channel(mm, call, call.params["channel_id"])
+
+
+def create_post(mm: Mattermost, call: Call) -> Reply:
+    return 201, mm.create_post(call.me, call.body)
+
+
+def _readable_post(mm: Mattermost, call: Call, post_id: str) -> dict[str, Any]:
+    post = mm.store.post(post_id)
+    channel = mm.store.channel(post["channel_id"])
+    if call.me.id not in channel.members and channel.type != "O" and not call.me.system_admin:
+        raise AppError(403, "api.context.permissions.app_error", "You do not have permission.")
+    return rules.strip_integrations(post)
+
+
+def get_post(mm: Mattermost, call: Call) -> Reply:
+    with mm.store.lock:
+        return 200, _readable_post(mm, call, call.params["post_id"])
+
+
+def update_post(mm: Mattermost, call: Call) -> Reply:
+    return 200, mm.edit_post(call.me, call.params["post_id"], call.body, patch=False)
+
+
+def patch_post(mm: Mattermost, call: Call) -> Reply:
+    return 200, mm.edit_post(call.me, call.params["post_id"], call.body, patch=True)
+
+
+def create_post_ephemeral(mm: Mattermost, call: Call) -> Reply:
+    if not call.me.system_admin:  # create_post_ephemeral: system admins only by default
+        raise AppError(403, "api.context.permissions.app_error", "You do not have permission.")
+    post = call.body["post"]
+    with mm.store.lock:
+        mm.store.user(str(call.body["user_id"]))
+        mm.store.channel(str(post["channel_id"]))
+    rules.check_content(str(post["message"]), {})
+    sent = mm.send_ephemeral(str(call.body["user_id"]), str(post["channel_id"]), str(post["message"]))
+    return 201, sent
+
+
+def _post_list(found: list[dict[str, Any]]) -> dict[str, Any]:
+    ordered = sorted(found, key=lambda p: p["create_at"], reverse=True)
+    return {
+        "order": [p["id"] for p in ordered],
+        "posts": {p["id"]: rules.strip_integrations(p) for p in ordered},
+        "next_post_id": "",
+        "prev_post_id": "",
+        "has_next": False,
+    }
+
+
+def get_posts_for_channel(mm: Mattermost, call: Call) -> Reply:
+    page = int(call.query.get("page", "0"))
+    per_page = int(call.query.get("per_page", "60"))
+    since = int(call.query.get("since", "0"))
+    with mm.store.lock:
+        _visible_channel(mm, call, call.params["channel_id"])
+        found = [
+            p
+            for p in mm.store.posts.values()
+            if p["channel_id"] == call.params["channel_id"] and p["update_at"] > since
+        ]
+    found.sort(key=lambda p: p["create_at"], reverse=True)
+    return 200, _post_list(found[page * per_page : (page + 1) * per_page])
+
+
+def get_post_thread(mm: Mattermost, call: Call) -> Reply:
+    with mm.store.lock:
+        post = _readable_post(mm, call, call.params["post_id"])
+        root = post["root_id"] or post["id"]
+        found = [p for p in mm.store.posts.values() if root in {p["id"], p["root_id"]}]
+    return 200, _post_list(found)
+
+
+def _can_manage_commands(user: User) -> None:
+    if not (user.team_admin or user.system_admin):
+        raise AppError(403, "api.context.permissions.app_error", "manage_own_slash_commands required")
+
+
+def _command_problems(body: dict[str, Any]) -> str:
+    trigger = str(body.get("trigger", ""))
+    url = str(body.get("url", ""))
+    if not trigger or len(trigger) > 128 or trigger.startswith("/") or " " in trigger:
+        return "Invalid trigger"
+    if body.get("method") not in {"P", "G"}:
+        return "Invalid method"
+    if not url.startswith(("http://", "https://")) or len(url) > 1024:
+        return "Invalid URL"
+    if len(str(body.get("display_name", ""))) > 64 or len(str(body.get("description", ""))) > 128:
+        return "Display name or description too long"
+    return ""
+
+
+def create_command(mm: Mattermost, call: Call) -> Reply:
+    _can_manage_commands(call.me)
+    problem = _command_problems(call.body)
+    if problem:
+        raise AppError(400, "model.command.is_valid.app_error", problem)
+    trigger = str(call.body["trigger"]).lower()
+    now = mm.now_ms()
+    with mm.store.lock:
+        if call.body["team_id"] != mm.store.team.id:
+            raise AppError(404, "app.team.get.find.app_error", "Unable to find the team.")
+        if any(c["trigger"] == trigger and not c["delete_at"] for c in mm.store.commands.values()):
+            raise AppError(400, "api.command.duplicate_trigger.app_error", "This trigger word is already in use.")
+        command = _command_fields(call.body) | {
+            "id": new_id(),
+            "token": new_id(),
+            "create_at": now,
+            "update_at": now,
+            "delete_at": 0,
+            "creator_id": call.me.id,
+            "team_id": mm.store.team.id,
+            "trigger": trigger,
+        }
+        mm.store.commands[command["id"]] = command
+        return 201, dict(command)
+
+
+def _command_fields(body: dict[str, Any]) -> dict[str, Any]:
+    """Update is a full replacement: anything left out becomes blank."""
+    return {
+        "method": str(body.get("method", "")),
+        "url": str(body.get("url", "")),
+        "username": str(body.get("username", "")),
+        "icon_url": str(body.get("icon_url", "")),
+        "auto_complete": bool(body.get("auto_complete", False)),
+        "auto_complete_desc": str(body.get("auto_complete_desc", "")),
+        "auto_complete_hint": str(body.get("auto_complete_hint", "")),
+        "display_name": str(body.get("display_name", "")),
+        "description": str(body.get("description", "")),
+    }
+
+
+def list_commands(mm: Mattermost, call: Call) -> Reply:
+    team_id = call.query.get("team_id", "")
+    if call.query.get("custom_only") != "true":
+        return 200, []  # the emulator has no built-in commands to list
+    with mm.store.lock:
+        mine = [
+            dict(c)
+            for c in mm.store.commands.values()
+            if c["team_id"] == team_id
+            and not c["delete_at"]
+            and (c["creator_id"] == call.me.id or call.me.system_admin)
+        ]
+    return 200, mine
+
+
+def update_command(mm: Mattermost, call: Call) -> Reply:
+    _can_manage_commands(call.me)
+    command_id = call.params["command_id"]
+    with mm.store.lock:
+        old = mm.store.commands.get(command_id)
+        if old is None:
+            raise AppError(404, "app.command.updatecommand.app_error", "Unable to find the command.")
+        if call.body.get("id") != command_id or call.body.get("team_id", old["team_id"]) != old["team_id"]:
+            raise AppError(400, "api.command.team_mismatch.app_error", "id or team_id mismatch")
+        problem = _command_problems(call.body)
+        if problem:
+            raise AppError(400, "model.command.is_valid.app_error", problem)
+        updated = (
+            old
+            | _command_fields(call.body)
+            | {
+                "trigger": str(call.body["trigger"]).lower(),
+                "update_at": mm.now_ms(),
+            }
+        )
+        mm.store.commands[command_id] = updated
+        return 200, dict(updated)
+
+
+def open_dialog(mm: Mattermost, call: Call) -> Reply:
+    mm.open_dialog(call.body)
+    return 200, {"status": "OK"}
+
+
+def ping(_mm: Mattermost, _call: Call) -> Reply:
+    return 200, {"status": "OK"}
+
+
+HANDLERS: dict[str, Handler] = {
+    "GetUser": get_user,
+    "GetUsersByIds": get_users_by_ids,
+    "GetUserByEmail": get_user_by_email,
+    "GetUserByUsername": get_user_by_username,
+    "Login": login,
+    "GetTeamByName": get_team_by_name,
+    "CreateDirectChannel": create_direct_channel,
+    "GetChannelByName": get_channel_by_name,
+    "GetChannelByNameForTeamName": get_channel_by_name_for_team_name,
+    "GetChannel": get_channel,
+    "CreatePost": create_post,
+    "GetPost": get_post,
+    "UpdatePost": update_post,
+    "PatchPost": patch_post,
+    "CreatePostEphemeral": create_post_ephemeral,
+    "GetPostsForChannel": get_posts_for_channel,
+    "GetPostThread": get_post_thread,
+    "CreateCommand": create_command,
+    "ListCommands": list_commands,
+    "UpdateCommand": update_command,
+    "OpenInteractiveDialog": open_dialog,
+    "GetPing": ping,
+}
