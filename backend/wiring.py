@@ -29,7 +29,8 @@ _STANDARD = Config(retries={"mode": "standard", "max_attempts": 3}, connect_time
 
 
 def utc_now() -> datetime:
-    return datetime.now(UTC)
+    """Second precision, as every timestamp the system stores."""
+    return datetime.now(UTC).replace(microsecond=0)
 
 
 @dataclass

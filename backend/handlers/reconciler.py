@@ -19,8 +19,13 @@ def _deps() -> Deps:
     return build_deps(settings, make_clients(settings))
 
 
-def lambda_handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
+def run_reconciler(deps: Deps, event: Any) -> dict[str, Any]:
+    """Raises ReconcileFailed after processing everything if any action failed (the alarm counts it)."""
     from backend.service.reconciler import reconcile
 
     dry_run = bool(event.get("dry_run", False)) if isinstance(event, dict) else False
-    return reconcile(_deps(), dry_run=dry_run).as_dict()
+    return reconcile(deps, dry_run=dry_run).as_dict()
+
+
+def lambda_handler(event: Any, _context: Any) -> dict[str, Any]:
+    return run_reconciler(_deps(), event)

@@ -1,0 +1,142 @@
+"""moto's server, switched to executing state machines, with the three seams the local stack needs.
+
+1. Lambda: ``LambdaSimpleBackend.invoke`` dispatches to the real handlers by function name, and a
+   raised exception becomes a function error whose ``errorType`` is its class name, as in AWS.
+2. Wait: ``TimestampPath`` waits follow the stack's clock (moto compares with naive local time,
+   and tests move a manual clock instead of sleeping).
+3. Retry: the interval between Step Functions retries is scaled (tests use 0).
+
+These patch moto's classes for the whole process: one local stack per process.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import requests
+
+log = logging.getLogger("backend.local")
+
+LambdaHandler = Callable[[dict[str, Any], Any], Any]
+Clock = Callable[[], datetime]
+
+
+class LambdaRegistry:
+    """Function name → handler; the state machine's Lambda tasks land here."""
+
+    def __init__(self) -> None:
+        self._handlers: dict[str, LambdaHandler] = {}
+        self.invocations: list[tuple[str, dict[str, Any]]] = []
+        self._lock = threading.Lock()
+
+    def register(self, name: str, handler: LambdaHandler) -> None:
+        self._handlers[name] = handler
+
+    def invoke(self, function_name: str, body: Any, response_headers: dict[str, str]) -> bytes:
+        name = function_name.rsplit(":function:", 1)[-1].split(":", 1)[0]
+        handler = self._handlers.get(name)
+        if handler is None:
+            response_headers["x-amz-function-error"] = "Unhandled"
+            return json.dumps({"errorType": "ResourceNotFoundException", "errorMessage": name}).encode()
+        event = json.loads(body) if body else {}
+        with self._lock:
+            self.invocations.append((name, event))
+        try:
+            result = handler(event, None)
+        except Exception as exc:  # noqa: BLE001 - becomes the function error the state machine matches on
+            log.info("lambda %s raised %s: %s", name, type(exc).__name__, exc)
+            response_headers["x-amz-function-error"] = "Unhandled"
+            return json.dumps({"errorType": type(exc).__name__, "errorMessage": str(exc)}).encode()
+        return json.dumps(result).encode()
+
+
+class _ScaledTime:
+    """Stands in for the ``time`` module inside moto's retrier: sleeps scaled by ``factor``."""
+
+    def __init__(self, factor: float) -> None:
+        self.factor = factor
+        self.requested: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.requested.append(seconds)
+        if self.factor > 0:
+            time.sleep(seconds * self.factor)
+
+    def time(self) -> float:
+        return time.time()
+
+
+def install_patches(registry: LambdaRegistry, clock: Clock, retry_sleep_factor: float) -> _ScaledTime:
+    from moto.awslambda_simple.models import LambdaSimpleBackend
+    from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+    from moto.stepfunctions.parser.asl.component.state.wait.wait_function.timestamp import Timestamp
+
+    def invoke(_backend: Any, function_name: str, *args: Any) -> bytes:
+        _qualifier, body, _headers, response_headers = args
+        return registry.invoke(function_name, body, response_headers)
+
+    def wait_for_timestamp(self: Any, env: Any) -> None:
+        self.string.eval(env=env)
+        text = env.stack.pop()
+        target = self._from_timestamp_string(timestamp=text)
+        if target is None:
+            from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
+                FailureEventException,
+            )
+
+            raise FailureEventException(self._create_failure_event(env, text))
+        _wait_until(clock, target.replace(tzinfo=UTC), env)
+
+    LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign,assignment]
+    Timestamp._eval_body = wait_for_timestamp  # type: ignore[method-assign]
+    scaled = _ScaledTime(retry_sleep_factor)
+    setattr(retrier_decl, "time", scaled)  # noqa: B010 - replacing a module the interpreter imported
+    return scaled
+
+
+def _wait_until(clock: Clock, target: datetime, env: Any) -> None:
+    from backend.local.clock import ManualClock
+
+    if isinstance(clock, ManualClock):
+        clock.wait_until(target, should_stop=lambda: not env.is_running())
+        return
+    while env.is_running():
+        remaining = (target - clock()).total_seconds()
+        if remaining <= 0:
+            return
+        env.program_state_event.wait(min(remaining, 5.0))
+
+
+def start_moto_server(port: int) -> Any:
+    """moto's threaded server on 127.0.0.1, executing state machines, with simple Lambdas."""
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per AWS call otherwise
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    host, actual_port = server.get_host_and_port()
+    # moto's state machine interpreter calls Lambda at localhost:$MOTO_PORT.
+    os.environ["MOTO_PORT"] = str(actual_port)
+    configure_moto(f"http://{host}:{actual_port}")
+    return server
+
+
+def configure_moto(url: str) -> None:
+    response = requests.post(
+        f"{url}/moto-api/config",
+        json={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}},
+        timeout=10,
+    )
+    response.raise_for_status()
+
+
+def reset_moto(url: str) -> None:
+    requests.post(f"{url}/moto-api/reset", timeout=10).raise_for_status()
+    configure_moto(url)

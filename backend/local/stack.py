@@ -1,0 +1,221 @@
+"""The embedded local stack (DESIGN section 9): the whole backend on this machine, no AWS account.
+
+moto's server (real HTTP on 127.0.0.1, Step Functions execution on) holds every AWS resource; the
+state machine's Lambda tasks run the real ``jit-api`` handler in-process; the API is served on
+127.0.0.1 as API Gateway would call it; the reconciler runs on a short period.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import boto3
+
+from backend.api.client import JitApiClient
+from backend.api.signing import RequestSigner, SigningKey, b64url_decode
+from backend.domain.errors import ReconcileFailed
+from backend.handlers.api import ApiProcess, build_process
+from backend.handlers.reconciler import run_reconciler
+from backend.local.clock import ManualClock
+from backend.local.config import LocalStackConfig, default_config_path
+from backend.local.http_api import LocalApiServer
+from backend.local.moto_runtime import LambdaRegistry, install_patches, reset_moto, start_moto_server
+from backend.local.provision import Provisioned, bot_key_path, provision
+from backend.settings import BackendSettings
+from backend.wiring import build_deps, make_clients, utc_now
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from backend.domain.models import RequestStatus
+    from backend.service.deps import Deps
+    from backend.wiring import Clients
+
+log = logging.getLogger("backend.local")
+
+
+@dataclass
+class StackOptions:
+    config_path: Path = field(default_factory=default_config_path)
+    moto_port: int | None = None  # None: the config file's; 0: any free port
+    api_port: int | None = None
+    clock: Callable[[], datetime] | None = None  # a ManualClock in tests
+    retry_sleep_factor: float = 1.0  # 0 in tests: Step Functions retries do not sleep
+    reconcile_every_seconds: float | None = None  # None: the config file's; 0: never on its own
+    state_dir: Path | None = None
+
+
+class LocalStack:
+    def __init__(self, options: StackOptions | None = None) -> None:
+        self.options = options or StackOptions()
+        config = LocalStackConfig.load(self.options.config_path)
+        if self.options.state_dir is not None:
+            config = config.model_copy(update={"state_dir": self.options.state_dir})
+        self.config = config
+        self.clock: Callable[[], datetime] = self.options.clock or utc_now
+        self.lambdas = LambdaRegistry()
+        self._stop = threading.Event()
+        self._reconciler_thread: threading.Thread | None = None
+        self._moto: Any = None
+        self._api: LocalApiServer | None = None
+        self.provisioned: Provisioned
+        self.settings: BackendSettings
+        self.clients: Clients
+        self.deps: Deps
+        self.process: ApiProcess
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> LocalStack:
+        port = self.config.moto_port if self.options.moto_port is None else self.options.moto_port
+        self._moto = start_moto_server(port)
+        self.retry_sleeps = install_patches(self.lambdas, self.clock, self.options.retry_sleep_factor)
+        self._provision()
+        api_port = self.config.api_port if self.options.api_port is None else self.options.api_port
+        self._api = LocalApiServer(api_port, self.process.api)
+        self._api.start()
+        self._write_endpoints()
+        every = self.reconcile_every_seconds
+        if every > 0:
+            self._reconciler_thread = threading.Thread(
+                target=self._reconcile_forever, args=(every,), name="jit-reconciler", daemon=True
+            )
+            self._reconciler_thread.start()
+        return self
+
+    def _provision(self) -> None:
+        host, port = self._moto.get_host_and_port()
+        self.moto_url = f"http://{host}:{port}"
+        session = boto3.Session(
+            aws_access_key_id="local",
+            aws_secret_access_key="local",  # noqa: S106 - moto accepts any credentials
+            region_name=self.config.region,
+        )
+        bootstrap = BackendSettings(
+            region=self.config.region,
+            audience=self.config.audience,
+            keyset_secret_id="-",  # noqa: S106 - filled in after provisioning
+            state_machine_arn="-",
+            events_topic_arn="-",
+            identity_center_instance_arn="-",
+            identity_store_id="-",
+            endpoint_url=self.moto_url,
+            metrics="cloudwatch",
+        )
+        clients = make_clients(bootstrap, session)
+        self.provisioned = p = provision(self.config, clients, datetime.now(UTC))
+        self.settings = bootstrap.model_copy(
+            update={
+                "keyset_secret_id": p.keyset_secret_id,
+                "state_machine_arn": p.state_machine_arn,
+                "events_topic_arn": p.events_topic_arn,
+                "identity_center_instance_arn": p.instance_arn,
+                "identity_store_id": p.identity_store_id,
+            }
+        )
+        self.clients = make_clients(self.settings, session)
+        self.deps = build_deps(self.settings, self.clients, self.clock)
+        self.process = build_process(self.settings, self.clients, self.deps)
+        self.lambdas.register("jit-api", self.process.handle)
+        self.lambdas.register("jit-reconciler", lambda event, _ctx: run_reconciler(self.deps, event))
+
+    def _write_endpoints(self) -> None:
+        """Where the local command-line client and the bot find the running stack."""
+        import json
+
+        path = self.config.state_dir / "endpoints.json"
+        path.write_text(json.dumps({"api_url": self.api_url, "moto_url": self.moto_url}), encoding="utf-8")
+
+    def reset(self) -> None:
+        """Forget every resource and provision afresh (tests share one stack per process)."""
+        reset_moto(self.moto_url)
+        self._provision()
+        if self._api is not None:
+            self._api.handler = self.process.api
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._api is not None:
+            self._api.stop()
+        if self._moto is not None:
+            self._moto.stop()
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+    # -- what a user of the stack needs ----------------------------------------------------
+
+    @property
+    def reconcile_every_seconds(self) -> float:
+        every = self.options.reconcile_every_seconds
+        return self.config.reconcile_every_seconds if every is None else every
+
+    @property
+    def api_url(self) -> str:
+        assert self._api is not None, "start the stack first"
+        return self._api.url
+
+    @property
+    def key_file(self) -> Path:
+        return bot_key_path(self.config)
+
+    def signing_key(self) -> SigningKey:
+        import json
+
+        data = json.loads(self.key_file.read_text(encoding="utf-8"))
+        return SigningKey(key_id=data["key_id"], secret=b64url_decode(data["secret"]))
+
+    def client(self) -> JitApiClient:
+        signer = RequestSigner(self.signing_key(), self.config.audience)
+        return JitApiClient(self.api_url, signer)
+
+    def subscribe_http(self, topic_arn: str, url: str) -> str:
+        """Subscribe an HTTP endpoint (the bot's /sns) to a topic; moto confirms at once."""
+        response = self.clients.sns.subscribe(TopicArn=topic_arn, Protocol="http", Endpoint=url)
+        return str(response["SubscriptionArn"])
+
+    def advance(self, delta: timedelta) -> datetime:
+        if not isinstance(self.clock, ManualClock):
+            raise TypeError("advance() needs a stack started with a ManualClock")
+        return self.clock.advance(delta)
+
+    def run_reconciler(self, *, dry_run: bool = False) -> dict[str, Any]:
+        return run_reconciler(self.deps, {"dry_run": dry_run})
+
+    def wait_for(self, request_id: str, status: RequestStatus, timeout: float = 20.0, **conditions: Any) -> Any:
+        """Poll the store until the request reaches ``status`` (the workflow runs in threads)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            request = self.deps.store.get(request_id)
+            if request.status is status and all(getattr(request, k) == v for k, v in conditions.items()):
+                return request
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{request_id} is {request.status}, not {status} after {timeout} s")
+            time.sleep(0.05)
+
+    def executions(self, status: str | None = None) -> list[dict[str, Any]]:
+        kwargs: dict[str, Any] = {"stateMachineArn": self.provisioned.state_machine_arn}
+        if status:
+            kwargs["statusFilter"] = status
+        pages = self.clients.stepfunctions.get_paginator("list_executions").paginate(**kwargs)
+        return [e for page in pages for e in page["executions"]]
+
+    # -- the reconciler's schedule ---------------------------------------------------------
+
+    def _reconcile_forever(self, every: float) -> None:
+        while not self._stop.wait(every):
+            try:
+                self.run_reconciler()
+            except ReconcileFailed as exc:
+                log.error("ERROR reconciler: %s", exc)
+            except Exception:  # the schedule must survive a bad run, as EventBridge would
+                log.exception("ERROR reconciler run crashed")
