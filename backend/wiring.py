@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -61,13 +63,20 @@ def make_clients(settings: BackendSettings, session: boto3.Session | None = None
     )
 
 
-def build_deps(settings: BackendSettings, clients: Clients, clock: Clock = utc_now) -> Deps:
+def build_deps(
+    settings: BackendSettings,
+    clients: Clients,
+    clock: Clock = utc_now,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Deps:
+    """``sleep`` paces Identity Center polling and retries (the local stack's tests skip it)."""
     gateway = IdentityCenterGateway(
         clients.sso_admin,
         clients.identitystore,
         settings.identity_center_instance_arn,
         settings.identity_store_id,
         RateLimiter(settings.ic_calls_per_second),
+        sleep=sleep,
     )
     metrics = CloudWatchMetrics(clients.cloudwatch) if settings.metrics == "cloudwatch" else EmfMetrics()
     return Deps(

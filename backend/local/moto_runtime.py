@@ -1,5 +1,6 @@
 """moto's server, switched to executing state machines, with the three seams the local stack needs.
 
+0. DynamoDB: writes are serialised so conditional writes are atomic, as in DynamoDB.
 1. Lambda: ``LambdaSimpleBackend.invoke`` dispatches to the real handlers by function name, and a
    raised exception becomes a function error whose ``errorType`` is its class name, as in AWS.
 2. Wait: ``TimestampPath`` waits follow the stack's clock (moto compares with naive local time,
@@ -73,6 +74,28 @@ class _ScaledTime:
         return time.time()
 
 
+_DYNAMODB_LOCK = threading.RLock()
+_DYNAMODB_WRITES = ("put_item", "update_item", "delete_item", "transact_write_items", "get_item")
+
+
+def _serialise_dynamodb() -> None:
+    """DynamoDB applies each conditional write atomically; moto's threaded server does not
+    (two of fifty identical conditional puts were seen to pass). One lock restores the guarantee."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    for name in _DYNAMODB_WRITES:
+        original = getattr(DynamoDBBackend, name)
+        if getattr(original, "_jit_serialised", False):
+            continue
+
+        def serialised(backend: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            with _DYNAMODB_LOCK:
+                return _original(backend, *args, **kwargs)
+
+        serialised._jit_serialised = True  # type: ignore[attr-defined]
+        setattr(DynamoDBBackend, name, serialised)
+
+
 def install_patches(registry: LambdaRegistry, clock: Clock, retry_sleep_factor: float) -> _ScaledTime:
     from moto.awslambda_simple.models import LambdaSimpleBackend
     from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
@@ -94,6 +117,7 @@ def install_patches(registry: LambdaRegistry, clock: Clock, retry_sleep_factor: 
             raise FailureEventException(self._create_failure_event(env, text))
         _wait_until(clock, target.replace(tzinfo=UTC), env)
 
+    _serialise_dynamodb()
     LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign,assignment]
     Timestamp._eval_body = wait_for_timestamp  # type: ignore[method-assign]
     scaled = _ScaledTime(retry_sleep_factor)

@@ -51,6 +51,10 @@ class StackOptions:
     state_dir: Path | None = None
 
 
+def _no_sleep(_seconds: float) -> None:
+    """Identity Center polling and retry pauses in tests: the outcome matters, not the wait."""
+
+
 class LocalStack:
     def __init__(self, options: StackOptions | None = None) -> None:
         self.options = options or StackOptions()
@@ -120,7 +124,8 @@ class LocalStack:
             }
         )
         self.clients = make_clients(self.settings, session)
-        self.deps = build_deps(self.settings, self.clients, self.clock)
+        sleep = time.sleep if self.options.retry_sleep_factor > 0 else _no_sleep
+        self.deps = build_deps(self.settings, self.clients, self.clock, sleep)
         self.process = build_process(self.settings, self.clients, self.deps)
         self.lambdas.register("jit-api", self.process.handle)
         self.lambdas.register("jit-reconciler", lambda event, _ctx: run_reconciler(self.deps, event))

@@ -1,0 +1,207 @@
+"""In-memory implementations of the backend's ports, for pure service tests (no AWS shape at all).
+
+Adapters are tested against moto; these let the Hypothesis state machine run thousands of steps.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from backend.domain.assignment import AssignmentTarget
+from backend.domain.errors import (
+    AssignmentFailed,
+    ConcurrentUpdate,
+    PermissionSetNotFound,
+    PrincipalNotFound,
+    RequestAlreadyExists,
+    RequestNotFound,
+)
+from backend.domain.models import AccessRequest, CardRef, Person, RequestStatus
+from backend.domain.policy import Policy
+from backend.domain.ports import AuditEntry, OutboxEvent
+from backend.service.deps import Deps
+
+
+class InMemoryStore:
+    def __init__(self) -> None:
+        self.requests: dict[str, AccessRequest] = {}
+        self.audit: dict[str, list[AuditEntry]] = {}
+        self.outbox: dict[str, OutboxEvent] = {}
+        self.fail_writes = False
+        self._lock = threading.Lock()
+
+    def _write(self, request: AccessRequest, entry: AuditEntry, payload: str) -> None:
+        if self.fail_writes:
+            raise ConnectionError("injected: the store is down")
+        self.requests[request.request_id] = request
+        self.audit.setdefault(request.request_id, []).append(entry)
+        self.outbox[entry.event_id] = OutboxEvent(entry.event_id, payload, entry.at)
+
+    def create(self, request: AccessRequest, entry: AuditEntry, event_payload: str) -> None:
+        with self._lock:
+            if request.request_id in self.requests:
+                raise RequestAlreadyExists(request.request_id)
+            self._write(request, entry, event_payload)
+
+    def get(self, request_id: str) -> AccessRequest:
+        try:
+            return self.requests[request_id]
+        except KeyError:
+            raise RequestNotFound(request_id) from None
+
+    def save(self, before: AccessRequest, after: AccessRequest, entry: AuditEntry, event_payload: str) -> None:
+        with self._lock:
+            current = self.requests.get(before.request_id)
+            if current is None or current.version != before.version or current.status is not before.status:
+                raise ConcurrentUpdate(before.request_id)
+            self._write(after, entry, event_payload)
+
+    def set_card(self, request_id: str, card: CardRef) -> AccessRequest:
+        updated = self.get(request_id).model_copy(update={"card": card})
+        self.requests[request_id] = updated
+        return updated
+
+    def list_by_requester(self, requester_id: str, limit: int) -> list[AccessRequest]:
+        return [r for r in self.requests.values() if r.requester.user_id == requester_id][:limit]
+
+    def list_by_status(self, status: RequestStatus, limit: int) -> list[AccessRequest]:
+        return [r for r in self.requests.values() if r.status is status][:limit]
+
+    def granted_ending_before(self, moment: datetime) -> list[AccessRequest]:
+        return [
+            r
+            for r in self.requests.values()
+            if r.status is RequestStatus.GRANTED and r.end_time is not None and r.end_time <= moment
+        ]
+
+    def audit_trail(self, request_id: str) -> list[AuditEntry]:
+        return list(self.audit.get(request_id, []))
+
+    def pending_outbox(self, created_before: datetime) -> list[OutboxEvent]:
+        return [e for e in self.outbox.values() if e.created_at <= created_before]
+
+    def delete_outbox(self, event_id: str) -> None:
+        self.outbox.pop(event_id, None)
+
+
+class InMemoryLedger:
+    def __init__(self) -> None:
+        self.items: dict[AssignmentTarget, frozenset[str]] = {}
+
+    def holders(self, target: AssignmentTarget) -> frozenset[str]:
+        return self.items.get(target, frozenset())
+
+    def add(self, target: AssignmentTarget, request_id: str) -> frozenset[str]:
+        self.items[target] = self.holders(target) | {request_id}
+        return self.items[target]
+
+    def remove(self, target: AssignmentTarget, request_id: str) -> frozenset[str]:
+        if target not in self.items:
+            return frozenset()
+        self.items[target] = self.items[target] - {request_id}
+        return self.items[target]
+
+    def all(self) -> dict[AssignmentTarget, frozenset[str]]:
+        return dict(self.items)
+
+
+@dataclass
+class FakeIdentityCenter:
+    """Assignments as a set; faults are switched on per operation by the test."""
+
+    users: dict[str, str]  # e-mail → user id
+    groups: dict[str, frozenset[str]]  # user id → group names
+    permission_sets: dict[str, str]  # name → ARN
+    assignments: set[AssignmentTarget] = field(default_factory=set)
+    fail_create: bool = False
+    fail_delete: bool = False
+    crash_after_create: bool = False  # the assignment is made, then the caller dies
+    calls: list[str] = field(default_factory=list)
+
+    def find_user_id(self, login: str) -> str:
+        try:
+            return self.users[login.lower()]
+        except KeyError:
+            raise PrincipalNotFound(login) from None
+
+    def group_names_for_user(self, user_id: str) -> frozenset[str]:
+        return self.groups.get(user_id, frozenset())
+
+    def permission_set_arn(self, name: str) -> str:
+        try:
+            return self.permission_sets[name]
+        except KeyError:
+            raise PermissionSetNotFound(name) from None
+
+    def create_assignment(self, target: AssignmentTarget) -> None:
+        self.calls.append("create")
+        if self.fail_create:
+            raise AssignmentFailed("injected: FAILED")
+        self.assignments.add(target)
+        if self.crash_after_create:
+            raise RuntimeError("injected: the process died after CreateAccountAssignment")
+
+    def delete_assignment(self, target: AssignmentTarget) -> None:
+        self.calls.append("delete")
+        if self.fail_delete:
+            raise AssignmentFailed("injected: deletion FAILED")
+        self.assignments.discard(target)
+
+    def has_assignment(self, target: AssignmentTarget) -> bool:
+        return target in self.assignments
+
+    def list_user_assignments(self, account_id: str, permission_set_arn: str) -> list[AssignmentTarget]:
+        return [
+            a for a in self.assignments if a.account_id == account_id and a.permission_set_arn == permission_set_arn
+        ]
+
+
+@dataclass
+class RecordingWorkflow:
+    started: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def start(self, execution_name: str, request_id: str, mode: str) -> None:
+        if any(name == execution_name for name, _, _ in self.started):
+            return  # Step Functions: one execution per name
+        self.started.append((execution_name, request_id, mode))
+
+
+@dataclass
+class RecordingEvents:
+    published: list[tuple[str, str, str]] = field(default_factory=list)
+    fail: bool = False
+
+    def publish(self, event_id: str, event_type: str, payload: str) -> None:
+        if self.fail:
+            raise ConnectionError("injected: SNS is down")
+        self.published.append((event_id, event_type, payload))
+
+
+@dataclass
+class FixedPolicy:
+    policy: Policy
+
+    def current(self) -> Policy:
+        return self.policy
+
+    def put(self, policy: Policy, actor: Person, at: datetime) -> int:
+        self.policy = policy
+        return 2
+
+
+def in_memory_deps(policy: Policy, directory: FakeIdentityCenter, clock: object) -> Deps:
+    from backend.adapters.metrics import RecordingMetrics
+
+    return Deps(
+        store=InMemoryStore(),
+        ledger=InMemoryLedger(),
+        assignments=directory,
+        directory=directory,
+        workflow=RecordingWorkflow(),
+        events=RecordingEvents(),
+        policies=FixedPolicy(policy),
+        metrics=RecordingMetrics(),
+        clock=clock,  # type: ignore[arg-type]
+    )

@@ -1,0 +1,247 @@
+"""Random lifecycles through the real use cases over in-memory ports (Hypothesis stateful).
+
+Each run drives requests, approvals, denials, cancellations, the workflow's grant/warn/revoke
+tasks with injected Identity Center faults and crashes, clock moves, early revokes, extensions
+and reconciles, and checks the invariants of issue 2 after every step.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+
+from backend.api.contract import CreateRequestBody
+from backend.domain.assignment import AssignmentTarget
+from backend.domain.errors import DomainError
+from backend.domain.lifecycle import TRANSITIONS
+from backend.domain.models import RequestStatus
+from backend.service import requests, workflow_tasks
+from backend.service.reconciler import reconcile
+from tests.fakes.ports import RecordingWorkflow, in_memory_deps
+from tests.unit.world import ALICE, BOB, CAROL, DAVE, MALLORY, PS_ARNS, T0, identity_center, policy
+
+REQUESTERS = (ALICE, DAVE, MALLORY, BOB)
+DECIDERS = (ALICE, BOB, CAROL, DAVE, MALLORY)
+WANTS = (
+    ("prod", "AdministratorAccess"),
+    ("prod", "PowerUserAccess"),
+    ("prod", "ReadOnlyAccess"),
+    ("staging", "AdministratorAccess"),
+)
+DURATIONS = ("15m", "1h", "2h", "5h")
+STANDING = AssignmentTarget(
+    principal_id="ic-dave", account_id="111111111111", permission_set_arn=PS_ARNS["ReadOnlyAccess"]
+)
+
+
+class CountingWorkflow(RecordingWorkflow):
+    def __init__(self) -> None:
+        super().__init__()
+        self.attempts: list[tuple[str, str]] = []
+
+    def start(self, execution_name: str, request_id: str, mode: str) -> None:
+        self.attempts.append((request_id, mode))
+        super().start(execution_name, request_id, mode)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self):
+        return self.now
+
+
+class Lifecycle(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.clock = Clock()
+        self.ic = identity_center()
+        self.ic.assignments.add(STANDING)
+        self.deps = in_memory_deps(policy(), self.ic, self.clock)
+        self.workflow = CountingWorkflow()
+        self.deps.workflow = self.workflow
+        self.ids: list[str] = []
+        self.granting: set[str] = set()  # grant executions started, task not yet finished
+        self.reconciled_clean = False
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _pick(self, data, statuses):
+        candidates = [r for r in self.ids if self.deps.store.get(r).status in statuses]
+        return data.draw(st.sampled_from(candidates)) if candidates else None
+
+    def _try(self, action):
+        self.reconciled_clean = False
+        try:
+            return action()
+        except DomainError:
+            return None
+
+    # -- rules ---------------------------------------------------------------------------
+
+    @rule(who=st.sampled_from(REQUESTERS), want=st.sampled_from(WANTS), duration=st.sampled_from(DURATIONS))
+    def create(self, who, want, duration):
+        body = CreateRequestBody(
+            actor=who,
+            account=want[0],
+            permission_set=want[1],
+            duration=duration,
+            reason="because",
+            idempotency_key=uuid.uuid4().hex,
+        )
+        result = self._try(lambda: requests.create_request(self.deps, body))
+        if result is not None:
+            request, _ = result
+            self.ids.append(request.request_id)
+            if request.status is RequestStatus.APPROVED:
+                self.granting.add(request.request_id)
+
+    @rule(duration=st.sampled_from(DURATIONS[:3]))
+    def overlapping_grant(self, duration):
+        """alice gets prod ReadOnlyAccess approved and granted at once: overlaps are common."""
+        body = CreateRequestBody(
+            actor=ALICE,
+            account="prod",
+            permission_set="ReadOnlyAccess",
+            duration=duration,
+            reason="overlap",
+            idempotency_key=uuid.uuid4().hex,
+        )
+        created = self._try(lambda: requests.create_request(self.deps, body))
+        if created is None:
+            return
+        rid = created[0].request_id
+        self.ids.append(rid)
+        self._try(lambda: requests.approve(self.deps, BOB, rid, None))
+        self._try(lambda: workflow_tasks.grant(self.deps, rid))
+
+    @precondition(lambda self: self.ids)
+    @rule(data=st.data(), who=st.sampled_from(DECIDERS))
+    def approve(self, data, who):
+        rid = self._pick(data, {RequestStatus.PENDING, RequestStatus.APPROVED, RequestStatus.GRANTED})
+        if rid and (after := self._try(lambda: requests.approve(self.deps, who, rid, None))):
+            if after.status is RequestStatus.APPROVED:
+                self.granting.add(rid)
+
+    @precondition(lambda self: self.ids)
+    @rule(data=st.data(), who=st.sampled_from(DECIDERS))
+    def deny_or_cancel(self, data, who):
+        rid = self._pick(data, {RequestStatus.PENDING})
+        if rid:
+            if data.draw(st.booleans()):
+                self._try(lambda: requests.deny(self.deps, who, rid, "no"))
+            else:
+                self._try(lambda: requests.cancel(self.deps, who, rid))
+
+    @precondition(lambda self: self.granting)
+    @rule(data=st.data(), fault=st.sampled_from(["none", "none", "failed", "crash"]))
+    def grant_task(self, data, fault):
+        rid = data.draw(st.sampled_from(sorted(self.granting)))
+        self.ic.fail_create = fault == "failed"
+        self.ic.crash_after_create = fault == "crash"
+        try:
+            self._try(lambda: workflow_tasks.grant(self.deps, rid))
+            self.granting.discard(rid)
+        except RuntimeError:  # the crash: Step Functions retries, then Catch marks ERROR
+            if data.draw(st.booleans()):
+                return  # a retry will come
+            self.ic.crash_after_create = False
+            workflow_tasks.mark_error(self.deps, rid, "States.TaskFailed: crashed")
+            self.granting.discard(rid)
+        finally:
+            self.ic.fail_create = self.ic.crash_after_create = False
+        if self.deps.store.get(rid).status is RequestStatus.APPROVED and fault == "failed":
+            workflow_tasks.mark_error(self.deps, rid, "AssignmentFailed: injected")
+
+    @rule(minutes=st.sampled_from([1, 10, 30, 61, 125, 301]))
+    def time_passes(self, minutes):
+        self.clock.now += timedelta(minutes=minutes)
+
+    @precondition(lambda self: self.ids)
+    @rule(data=st.data(), fault=st.sampled_from(["none", "none", "failed"]))
+    def revoke_task(self, data, fault):
+        """The workflow wakes at end_time (or after an early revoke) and revokes."""
+        rid = self._pick(data, {RequestStatus.GRANTED})
+        if not rid or self.deps.store.get(rid).end_time > self.clock.now:
+            return
+        self.ic.fail_delete = fault == "failed"
+        try:
+            if self._try(lambda: workflow_tasks.revoke(self.deps, rid)) is None:
+                workflow_tasks.record_revoke_failure(self.deps, rid, "AssignmentFailed: injected")
+        finally:
+            self.ic.fail_delete = False
+
+    @precondition(lambda self: self.ids)
+    @rule(data=st.data(), who=st.sampled_from(DECIDERS))
+    def revoke_early(self, data, who):
+        rid = self._pick(data, {RequestStatus.GRANTED})
+        if rid:
+            self._try(lambda: requests.revoke_early(self.deps, who, rid, "done"))
+
+    @precondition(lambda self: self.ids)
+    @rule(data=st.data(), extra=st.sampled_from(["30m", "2h"]))
+    def extend(self, data, extra):
+        rid = self._pick(data, {RequestStatus.GRANTED})
+        if rid:
+            requester = self.deps.store.get(rid).requester
+            self._try(lambda: requests.extend(self.deps, requester, rid, extra))
+
+    @rule(fault=st.booleans())
+    def reconcile(self, fault):
+        self.ic.fail_delete = fault
+        try:
+            reconcile(self.deps)
+            self.reconciled_clean = not fault
+        except DomainError:
+            self.reconciled_clean = False
+        finally:
+            self.ic.fail_delete = False
+        for rid in list(self.granting):
+            if self.deps.store.get(rid).status is not RequestStatus.APPROVED:
+                self.granting.discard(rid)
+
+    # -- invariants ----------------------------------------------------------------------
+
+    @invariant()
+    def transitions_only_along_the_table(self):
+        for rid in self.ids:
+            for entry in self.deps.store.audit_trail(rid):
+                if entry.from_status is None:
+                    assert entry.to_status is RequestStatus.PENDING
+                elif entry.from_status is not entry.to_status:
+                    assert (entry.from_status, entry.to_status) in TRANSITIONS, entry
+
+    @invariant()
+    def granted_means_the_assignment_exists(self):
+        for rid in self.ids:
+            request = self.deps.store.get(rid)
+            if request.status is RequestStatus.GRANTED:
+                assert request.target in self.ic.assignments, f"{rid} GRANTED without assignment"
+
+    @invariant()
+    def after_a_clean_reconcile_no_assignment_lacks_an_active_holder(self):
+        if not self.reconciled_clean:
+            return
+        for target in self.ic.assignments - {STANDING}:
+            holders = self.deps.ledger.holders(target)
+            statuses = {self.deps.store.get(h).status for h in holders}
+            assert any(s.holds_access for s in statuses), f"{target.ledger_key} lingers"
+
+    @invariant()
+    def one_grant_execution_per_request_and_no_self_approval(self):
+        grants = [rid for rid, mode in self.workflow.attempts if mode == "grant"]
+        assert len(grants) == len(set(grants))
+        for rid in self.ids:
+            request = self.deps.store.get(rid)
+            assert not any(a.approver.same_as(request.requester) for a in request.approvals)
+
+
+Lifecycle.TestCase.settings = settings(
+    max_examples=300, stateful_step_count=30, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+test_lifecycle = Lifecycle.TestCase
