@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from botocore.config import Config
 
+from backend.adapters.directory_cache import CachedDirectory
 from backend.adapters.dynamodb_ledger import DynamoHolderLedger
 from backend.adapters.dynamodb_policy import DynamoPolicyStore
 from backend.adapters.dynamodb_requests import DynamoRequestStore
@@ -83,7 +84,7 @@ def build_deps(
         store=DynamoRequestStore(clients.dynamodb),
         ledger=DynamoHolderLedger(clients.dynamodb),
         assignments=gateway,
-        directory=gateway,
+        directory=CachedDirectory(gateway),
         workflow=SfnWorkflow(clients.stepfunctions, settings.state_machine_arn),
         events=SnsEventBus(clients.sns, settings.events_topic_arn),
         policies=DynamoPolicyStore(clients.dynamodb),

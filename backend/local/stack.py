@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 
+from backend.adapters.dynamodb_requests import DynamoRequestStore
 from backend.api.client import JitApiClient
 from backend.api.signing import RequestSigner, SigningKey, b64url_decode
 from backend.domain.errors import ReconcileFailed
@@ -114,6 +115,8 @@ class LocalStack:
         )
         clients = make_clients(bootstrap, session)
         self.provisioned = p = provision(self.config, clients, datetime.now(UTC))
+        # Observing the stack (wait_for) uses its own client, so it never shows in the handlers' call counts.
+        self._observer = DynamoRequestStore(clients.dynamodb)
         self.settings = bootstrap.model_copy(
             update={
                 "keyset_secret_id": p.keyset_secret_id,
@@ -200,7 +203,7 @@ class LocalStack:
         """Poll the store until the request reaches ``status`` (the workflow runs in threads)."""
         deadline = time.monotonic() + timeout
         while True:
-            request = self.deps.store.get(request_id)
+            request = self._observer.get(request_id)
             if request.status is status and all(getattr(request, k) == v for k, v in conditions.items()):
                 return request
             if time.monotonic() > deadline:

@@ -1,0 +1,180 @@
+"""Backend benchmarks: cold import, API latency through the local HTTP path, AWS calls per operation.
+
+Each ``run()`` returns table rows (metric, value, note). Figures are from this machine (2 cores,
+shared): read them as orders of magnitude and compare runs on the same machine only.
+"""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+COLD_RUNS = 11
+LATENCY_SAMPLES = 60
+
+_IMPORT_ONLY = "import time; t=time.perf_counter(); import backend.handlers.api; print(time.perf_counter()-t)"
+_COLD_START = """
+import time; t=time.perf_counter()
+import backend.handlers.api as h
+from backend.settings import BackendSettings
+from backend.wiring import build_deps, make_clients
+s = BackendSettings(region="eu-central-1", audience="a", keyset_secret_id="k", state_machine_arn="arn:sm",
+    events_topic_arn="arn:t", identity_center_instance_arn="arn:i", identity_store_id="d-1")
+c = make_clients(s); h.build_process(s, c, build_deps(s, c))
+print(time.perf_counter()-t)
+"""
+
+
+def _median_of_fresh_processes(code: str) -> tuple[float, float]:
+    samples = []
+    for _ in range(COLD_RUNS):
+        out = subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
+            env={"PATH": "", "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "PYTHONHASHSEED": "0"},
+        )
+        samples.append(float(out.stdout.strip()))
+    return statistics.median(samples), min(samples)
+
+
+def _percentiles(samples: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples)
+    p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
+    return statistics.median(ordered), p99
+
+
+class CallCounter:
+    def __init__(self, clients: Any) -> None:
+        self.calls: Counter[str] = Counter()
+        for name in ("dynamodb", "sso_admin", "identitystore", "stepfunctions", "sns", "secretsmanager", "cloudwatch"):
+            getattr(clients, name).meta.events.register("before-call", self._count)
+
+    def _count(self, model: Any, **_: Any) -> None:
+        self.calls[f"{model.service_model.service_name}.{model.name}"] += 1
+
+    def take(self) -> Counter[str]:
+        taken, self.calls = self.calls, Counter()
+        return taken
+
+
+def _describe(calls: Counter[str]) -> str:
+    return ", ".join(f"{name} {n}" for name, n in sorted(calls.items()))
+
+
+def run() -> list[tuple[str, str, str]]:
+    import os
+
+    os.environ["TZ"] = "UTC"
+    time.tzset()
+    import logging
+
+    logging.disable(logging.WARNING)
+    from backend.api.contract import CreateRequestBody
+    from backend.domain.models import Person, RequestStatus
+    from backend.local.clock import ManualClock
+    from backend.local.stack import LocalStack, StackOptions
+
+    rows: list[tuple[str, str, str]] = []
+    median, best = _median_of_fresh_processes(_IMPORT_ONLY)
+    rows.append(
+        (
+            "jit-api cold import (module)",
+            f"{median * 1000:.0f} ms",
+            f"median of {COLD_RUNS} fresh processes, min {best * 1000:.0f} ms; lazy imports",
+        )
+    )
+    median, best = _median_of_fresh_processes(_COLD_START)
+    rows.append(
+        (
+            "jit-api cold start before 1st event",
+            f"{median * 1000:.0f} ms",
+            f"import + clients + routes + verifier; min {best * 1000:.0f} ms",
+        )
+    )
+
+    state = Path(os.environ.get("TMPDIR", "/tmp")) / f"jit-bench-{uuid.uuid4().hex[:8]}"
+    clock = ManualClock()
+    stack = LocalStack(
+        StackOptions(
+            moto_port=0, api_port=0, clock=clock, retry_sleep_factor=0, reconcile_every_seconds=0, state_dir=state
+        )
+    ).start()
+    try:
+        client = stack.client()
+        alice = Person(user_id="mmalice", username="alice", email="alice@example.com")
+        bob = Person(user_id="mmbob", username="bob", email="bob@example.com")
+        counter = CallCounter(stack.clients)
+
+        def body() -> CreateRequestBody:
+            return CreateRequestBody(
+                actor=alice,
+                account="prod",
+                permission_set="ReadOnlyAccess",
+                duration="1h",
+                reason="bench",
+                idempotency_key=uuid.uuid4().hex,
+            )
+
+        # AWS calls for one request alone, first, so no other workflow runs meanwhile.
+        client.create_request(body())  # warm caches (key set, policy, permission sets, directory)
+        counter.take()
+        one = client.create_request(body()).request_id
+        create_calls = counter.take()
+        client.decide(bob, one, "approve")
+        approve_calls = counter.take()
+        granted = stack.wait_for(one, RequestStatus.GRANTED, timeout=60)
+        time.sleep(0.3)  # let the execution settle into its wait
+        grant_calls = counter.take()
+        clock.advance(granted.end_time - clock() + timedelta(seconds=1))
+        stack.wait_for(one, RequestStatus.REVOKED, timeout=60)
+        time.sleep(0.3)
+        revoke_calls = counter.take()
+        for name, calls in (
+            ("create (API)", create_calls),
+            ("approve (API)", approve_calls),
+            ("grant (workflow)", grant_calls),
+            ("warn + revoke (workflow)", revoke_calls),
+        ):
+            rows.append((f"AWS calls per {name}", str(sum(calls.values())), _describe(calls)))
+
+        create_lat, ids = [], []
+        for _ in range(LATENCY_SAMPLES):
+            t = time.perf_counter()
+            ids.append(client.create_request(body()).request_id)
+            create_lat.append(time.perf_counter() - t)
+        approve_lat = []
+        for request_id in ids:
+            t = time.perf_counter()
+            client.decide(bob, request_id, "approve")
+            approve_lat.append(time.perf_counter() - t)
+            stack.wait_for(request_id, RequestStatus.GRANTED, timeout=60)
+        p50, p99 = _percentiles(create_lat)
+        rows.append(
+            (
+                "API create p50 / p99",
+                f"{p50 * 1000:.0f} / {p99 * 1000:.0f} ms",
+                f"{LATENCY_SAMPLES} sequential signed HTTP calls to the local API on moto",
+            )
+        )
+        p50, p99 = _percentiles(approve_lat)
+        rows.append(
+            (
+                "API approve p50 / p99",
+                f"{p50 * 1000:.0f} / {p99 * 1000:.0f} ms",
+                "includes StartExecution; each grant completes before the next approve",
+            )
+        )
+    finally:
+        stack.stop()
+    return rows
