@@ -91,5 +91,3 @@ def build_deps(
         metrics=metrics,
         clock=clock,
     )
-
-

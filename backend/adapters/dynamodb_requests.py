@@ -126,9 +126,7 @@ class DynamoRequestStore:
     def __init__(self, client: DynamoDBClient) -> None:
         self._client = client
 
-    def _transaction(
-        self, request_put: PutTypeDef, request: AccessRequest, entry: AuditEntry, payload: str
-    ) -> None:
+    def _transaction(self, request_put: PutTypeDef, request: AccessRequest, entry: AuditEntry, payload: str) -> None:
         self._client.transact_write_items(
             TransactItems=[
                 {"Put": request_put},

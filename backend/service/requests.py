@@ -88,9 +88,7 @@ def create_request(deps: Deps, body: CreateRequestBody) -> tuple[AccessRequest, 
         permission_set_arn=deps.directory.permission_set_arn(ps_name),
     )
     if not deps.ledger.holders(target) and deps.assignments.has_assignment(target):
-        raise StandingAccessExists(
-            f"you already hold {ps_name} in {account.name} outside JIT; nothing was requested"
-        )
+        raise StandingAccessExists(f"you already hold {ps_name} in {account.name} outside JIT; nothing was requested")
     now = deps.now()
     request = AccessRequest(
         request_id=request_id,
@@ -232,9 +230,7 @@ def revoke_early(deps: Deps, actor: Person, request_id: str, note: str | None) -
         if not may_end_early(policy, request, actor, groups):
             raise NotAuthorized("only the requester, an approver or an admin can revoke this access")
         after = lifecycle.request_early_end(request, deps.now())
-        deps.commit(
-            request, after, deps.entry("request.revoke_requested", actor, request.status, after.status, note)
-        )
+        deps.commit(request, after, deps.entry("request.revoke_requested", actor, request.status, after.status, note))
         deps.workflow.start(f"{request_id}-revoke-v{after.version}", request_id, "revoke")
         return after
 

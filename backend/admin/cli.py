@@ -1,0 +1,392 @@
+"""``jit-admin``: argparse over the planning functions and the backend's own adapters.
+
+Exit codes: 0 done, 1 error or refused, 2 usage, 3 assignments removed but not yet recorded
+(finish with ``jit-admin break-glass resume <journal>``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from botocore.exceptions import BotoCoreError, ClientError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+from backend.admin import breakglass, listings
+from backend.admin import journal as journal_file
+from backend.admin.confirm import ConfirmationRefused, confirm
+from backend.admin.context import AdminContext, ConfigurationError, default_journal_dir
+from backend.admin.keys import KeyStore, write_secret_file
+from backend.admin.policy import PolicyFileError, load_policy_file, policy_diff
+from backend.admin.render import keys_table, plan_table, reconcile_table, requests_table
+from backend.api.signing import KEY_ID_PATTERN
+from backend.auth.keyset import KeyEntry, KeySet, KeyStatus, generate_key
+from backend.domain.errors import DomainError, InvalidRequest, ReconcileFailed
+from backend.domain.timefmt import parse_duration
+
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    from backend.admin.journal import Journal
+    from backend.domain.policy import Policy
+
+    Subparsers: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
+
+PROG = "jit-admin"
+EXIT_OK, EXIT_FAILED, EXIT_UNRECORDED = 0, 1, 3
+DEFAULT_OVERLAP = "1d"
+DESCRIPTION = """\
+Operate JIT access with your own AWS credentials (works when the API or the bot is down).
+Settings come from --stack NAME (CloudFormation outputs) or JIT_* environment variables.
+Exit codes: 0 done, 1 error or refused, 2 usage, 3 access removed but not yet recorded."""
+
+Handler = Callable[[argparse.Namespace, AdminContext], int]
+
+
+def _duration(text: str) -> timedelta:
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _key_id(text: str) -> str:
+    if not KEY_ID_PATTERN.match(text):
+        raise argparse.ArgumentTypeError(f"{text!r}: key ids are 1-32 of a-z, 0-9 and '-'")
+    return text
+
+
+def _add_confirmation(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--yes", action="store_true", help="do not prompt (scripts); needs --confirm")
+    parser.add_argument("--confirm", metavar="TEXT", help="with --yes: the exact text the prompt asks for")
+
+
+def _break_glass_parser(groups: Subparsers) -> None:
+    bg = groups.add_parser("break-glass", help="revoke access now, directly in Identity Center")
+    bg_cmds = bg.add_subparsers(dest="command", required=True)
+    revoke = bg_cmds.add_parser("revoke", help="delete assignments, then record REVOKED")
+    which = revoke.add_mutually_exclusive_group(required=True)
+    which.add_argument("--request-id", help="one request (and every request sharing its assignment)")
+    which.add_argument("--user", help="every grant of one person (Identity Center user name or e-mail)")
+    which.add_argument("--all", action="store_true", help="every active grant")
+    revoke.add_argument("--reason", required=True, help="why; goes to the audit trail and the channel")
+    revoke.add_argument("--ledger-only", action="store_true", help="skip the sweep of live assignments")
+    revoke.add_argument("--journal", type=Path, help="journal file (default: a new file in --journal-dir)")
+    _add_confirmation(revoke)
+    revoke.set_defaults(handler=cmd_break_glass_revoke)
+    resume = bg_cmds.add_parser("resume", help="finish a break-glass run from its journal")
+    resume.add_argument("journal", type=Path)
+    resume.set_defaults(handler=cmd_break_glass_resume)
+
+
+def _requests_parser(groups: Subparsers) -> None:
+    req = groups.add_parser("requests", help="look at requests")
+    req_cmds = req.add_subparsers(dest="command", required=True)
+    listing = req_cmds.add_parser("list", help="requests that need attention")
+    selection = listing.add_mutually_exclusive_group(required=True)
+    selection.add_argument("--expired-granted", action="store_true", help="GRANTED with end_time in the past")
+    selection.add_argument("--stuck", action="store_true", help="stuck grants, overdue approvals, failed revokes")
+    selection.add_argument("--user", help="one person's requests (Identity Center user name or e-mail)")
+    listing.add_argument("--limit", type=int, default=100)
+    listing.set_defaults(handler=cmd_requests_list)
+    rec = groups.add_parser("reconcile", help="run the reconciler now (dry run unless --apply)")
+    rec.add_argument("--apply", action="store_true", help="act on the plan instead of only showing it")
+    rec.set_defaults(handler=cmd_reconcile)
+
+
+def _keys_parser(groups: Subparsers) -> None:
+    keys = groups.add_parser("keys", help="HMAC key rotation (runbook 02)")
+    key_cmds = keys.add_subparsers(dest="command", required=True)
+    key_cmds.add_parser("list", help="key ids, status and expiry (never secrets)").set_defaults(handler=cmd_keys_list)
+    init = key_cmds.add_parser("init", help="first key of a new deployment (active)")
+    init.add_argument("key_id", type=_key_id)
+    init.add_argument("--write-secret-to", type=Path, metavar="FILE", required=True, help="the bot's key file")
+    init.set_defaults(handler=cmd_keys_init)
+    add = key_cmds.add_parser("add", help="add a new verify-only key")
+    add.add_argument("key_id", type=_key_id)
+    add.add_argument("--write-secret-to", type=Path, metavar="FILE", help="write the bot's key file (mode 0600)")
+    add.set_defaults(handler=cmd_keys_add)
+    prom = key_cmds.add_parser("promote", help="make a key active; the old one verifies until the overlap ends")
+    prom.add_argument("key_id")
+    prom.add_argument("--overlap", type=_duration, default=_duration(DEFAULT_OVERLAP), help="e.g. 1d, 12h")
+    prom.set_defaults(handler=cmd_keys_promote)
+    ret = key_cmds.add_parser("retire", help="refuse a key from now on")
+    ret.add_argument("key_id")
+    _add_confirmation(ret)
+    ret.set_defaults(handler=cmd_keys_retire)
+    rem = key_cmds.add_parser("remove", help="delete a retired key from the set")
+    rem.add_argument("key_id")
+    rem.set_defaults(handler=cmd_keys_remove)
+
+
+def _policy_parser(groups: Subparsers) -> None:
+    pol = groups.add_parser("policy", help="the access policy in jit_config")
+    pol_cmds = pol.add_subparsers(dest="command", required=True)
+    for name, handler, text in (
+        ("validate", cmd_policy_validate, "check a policy file"),
+        ("diff", cmd_policy_diff, "compare a file with the applied policy"),
+        ("apply", cmd_policy_apply, "apply a policy file as the next version"),
+    ):
+        sub = pol_cmds.add_parser(name, help=text)
+        sub.add_argument("file", type=Path)
+        if name == "apply":
+            _add_confirmation(sub)
+        sub.set_defaults(handler=handler)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--stack", metavar="NAME", help="CloudFormation stack to read settings from (else JIT_* env)")
+    parser.add_argument("--region", help="AWS region (default: JIT_REGION / AWS_REGION)")
+    parser.add_argument("--endpoint-url", help="AWS endpoint override (the local stack's moto server)")
+    parser.add_argument("--operator", default=os.environ.get("JIT_OPERATOR"), help="your e-mail, for the audit trail")
+    parser.add_argument("--journal-dir", type=Path, default=None, help="where break-glass journals are written")
+    groups = parser.add_subparsers(dest="group", required=True, metavar="COMMAND")
+    _break_glass_parser(groups)
+    _requests_parser(groups)
+    _keys_parser(groups)
+    _policy_parser(groups)
+    return parser
+
+
+# -- break-glass ----------------------------------------------------------------------------------
+
+
+def _scope(args: argparse.Namespace) -> breakglass.Scope:
+    if args.request_id:
+        return breakglass.Scope("request", args.request_id)
+    if args.user:
+        return breakglass.Scope("user", args.user)
+    return breakglass.Scope("all")
+
+
+def _run_journal(ctx: AdminContext, journal: Journal, path: Path) -> int:
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=ctx.console,
+        disable=not ctx.console.is_terminal,
+    )
+    with progress:
+        task = progress.add_task("break-glass", total=breakglass.step_count(journal))
+        journal = breakglass.execute(
+            ctx.deps, journal, path, lambda label: progress.update(task, advance=1, description=label)
+        )
+    ctx.console.print(plan_table(journal))
+    ctx.console.print(f"Journal: {path}")
+    if journal.complete:
+        ctx.console.print("Done: assignments removed, requests recorded, events sent.")
+        return EXIT_OK
+    if not journal.deletes_done:
+        ctx.console.print(
+            "[bold red]Some assignments could NOT be deleted[/]; access may remain. Fix the error above and run "
+            f"[bold]{PROG} break-glass resume {path}[/]"
+        )
+        return EXIT_FAILED
+    ctx.console.print(
+        "[bold yellow]Access is removed, but recording it failed[/] (DynamoDB or SNS unavailable). When they are "
+        f"back, run [bold]{PROG} break-glass resume {path}[/]"
+    )
+    return EXIT_UNRECORDED
+
+
+def cmd_break_glass_revoke(args: argparse.Namespace, ctx: AdminContext) -> int:
+    operator = ctx.require_operator()
+    reason = args.reason.strip()
+    if not reason:
+        raise ConfigurationError("--reason must say why")
+    scope = _scope(args)
+    with ctx.console.status("reading grants"):
+        steps = breakglass.gather(ctx.deps, scope, sweep=not args.ledger_only)
+    journal = breakglass.new_journal(scope, reason, operator, ctx.now(), steps)
+    ctx.console.print(plan_table(journal))
+    confirm(scope.confirmation, yes=args.yes, confirm_text=args.confirm, prompt=ctx.prompt)
+    path = args.journal or ctx.journal_dir / journal.file_name()
+    return _run_journal(ctx, journal, path)
+
+
+def cmd_break_glass_resume(args: argparse.Namespace, ctx: AdminContext) -> int:
+    journal = journal_file.load(args.journal)
+    if journal.complete:
+        ctx.console.print(plan_table(journal))
+        ctx.console.print("Nothing to do: this journal is complete.")
+        return EXIT_OK
+    return _run_journal(ctx, journal, args.journal)
+
+
+# -- requests and reconcile -----------------------------------------------------------------------
+
+
+def cmd_requests_list(args: argparse.Namespace, ctx: AdminContext) -> int:
+    if args.expired_granted:
+        title, findings = "Expired but still GRANTED", listings.expired_granted(ctx.deps)
+    elif args.stuck:
+        title, findings = "Stuck requests", listings.stuck(ctx.deps, args.limit)
+    else:
+        principal = ctx.deps.directory.find_user_id(args.user)
+        title, findings = f"Requests of {args.user}", listings.by_principal(ctx.clients.dynamodb, principal, args.limit)
+    ctx.console.print(requests_table(title, findings[: args.limit]))
+    ctx.console.print(f"{len(findings[: args.limit])} request(s)")
+    return EXIT_OK
+
+
+def cmd_reconcile(args: argparse.Namespace, ctx: AdminContext) -> int:
+    from backend.service.reconciler import ReconcileReport, reconcile
+
+    dry_run = not args.apply
+    with ctx.console.status("reconciling"):
+        try:
+            report: ReconcileReport = reconcile(ctx.deps, dry_run=dry_run)
+        except ReconcileFailed as exc:
+            ctx.console.print(f"[bold red]{exc}[/] (details in the log above)")
+            return EXIT_FAILED
+    ctx.console.print(reconcile_table(report, dry_run=dry_run))
+    ctx.console.print(f"{len(report.planned)} action(s) {'planned' if dry_run else 'applied'}")
+    return EXIT_OK
+
+
+# -- keys -----------------------------------------------------------------------------------------
+
+
+def _keys(ctx: AdminContext) -> KeyStore:
+    return KeyStore(ctx.clients.secretsmanager, ctx.settings.keyset_secret_id)
+
+
+def cmd_keys_list(_args: argparse.Namespace, ctx: AdminContext) -> int:
+    ctx.console.print(keys_table(_keys(ctx).load(), ctx.now()))
+    return EXIT_OK
+
+
+def _store_new_key(ctx: AdminContext, entry: KeyEntry, target: Path | None, init: bool) -> KeySet:
+    if target is not None:
+        write_secret_file(target, entry, ctx.settings.audience)  # first: a key nobody holds is useless
+    try:
+        return _keys(ctx).init(entry) if init else _keys(ctx).add(entry)
+    except Exception:
+        if target is not None:
+            target.unlink(missing_ok=True)
+        raise
+
+
+def cmd_keys_init(args: argparse.Namespace, ctx: AdminContext) -> int:
+    entry = generate_key(args.key_id, status=KeyStatus.ACTIVE)
+    keyset = _store_new_key(ctx, entry, args.write_secret_to, init=True)
+    ctx.console.print(keys_table(keyset, ctx.now()))
+    ctx.console.print(f"{entry.id} is the active key; its secret was written to {args.write_secret_to} (mode 0600).")
+    return EXIT_OK
+
+
+def cmd_keys_add(args: argparse.Namespace, ctx: AdminContext) -> int:
+    entry = generate_key(args.key_id)
+    target: Path | None = args.write_secret_to
+    keyset = _store_new_key(ctx, entry, target, init=False)
+    ctx.console.print(keys_table(keyset, ctx.now()))
+    where = f"written to {target} (mode 0600)" if target else "not written anywhere (use --write-secret-to)"
+    ctx.console.print(f"Added {entry.id} as verify_only; its secret was {where}.")
+    return EXIT_OK
+
+
+def cmd_keys_promote(args: argparse.Namespace, ctx: AdminContext) -> int:
+    keyset = _keys(ctx).promote(args.key_id, args.overlap, ctx.now())
+    ctx.console.print(keys_table(keyset, ctx.now()))
+    ctx.console.print(f"{args.key_id} is active; the previous key verifies until its not_after.")
+    return EXIT_OK
+
+
+def cmd_keys_retire(args: argparse.Namespace, ctx: AdminContext) -> int:
+    confirm(args.key_id, yes=args.yes, confirm_text=args.confirm, prompt=ctx.prompt)
+    keyset = _keys(ctx).retire(args.key_id)
+    ctx.console.print(keys_table(keyset, ctx.now()))
+    ctx.console.print(f"{args.key_id} is retired; API containers refuse it once their key cache expires (5 minutes).")
+    return EXIT_OK
+
+
+def cmd_keys_remove(args: argparse.Namespace, ctx: AdminContext) -> int:
+    keyset = _keys(ctx).remove(args.key_id)
+    ctx.console.print(keys_table(keyset, ctx.now()))
+    return EXIT_OK
+
+
+# -- policy ---------------------------------------------------------------------------------------
+
+
+def _applied_policy(ctx: AdminContext) -> Policy | None:
+    try:
+        return ctx.deps.policies.current()
+    except InvalidRequest:  # no policy applied yet
+        return None
+
+
+def cmd_policy_validate(args: argparse.Namespace, ctx: AdminContext) -> int:
+    policy = load_policy_file(args.file)
+    ctx.console.print(
+        f"{args.file} is valid: {len(policy.accounts)} account(s), {len(policy.permission_sets)} permission set(s), "
+        f"{len(policy.rules)} rule(s)."
+    )
+    return EXIT_OK
+
+
+def _print_diff(ctx: AdminContext, lines: list[str]) -> None:
+    for line in lines:
+        style = "green" if line.startswith("+") else "red" if line.startswith("-") else None
+        ctx.console.print(line, style=style, markup=False, highlight=False)
+
+
+def cmd_policy_diff(args: argparse.Namespace, ctx: AdminContext) -> int:
+    lines = policy_diff(_applied_policy(ctx), load_policy_file(args.file), str(args.file))
+    _print_diff(ctx, lines)
+    ctx.console.print("No changes." if not lines else f"{len(lines)} diff line(s).")
+    return EXIT_OK
+
+
+def cmd_policy_apply(args: argparse.Namespace, ctx: AdminContext) -> int:
+    operator = ctx.require_operator()
+    proposed = load_policy_file(args.file)
+    lines = policy_diff(_applied_policy(ctx), proposed, str(args.file))
+    if not lines:
+        ctx.console.print("No changes; nothing applied.")
+        return EXIT_OK
+    _print_diff(ctx, lines)
+    confirm("apply", yes=args.yes, confirm_text=args.confirm, prompt=ctx.prompt)
+    version = ctx.deps.policies.put(proposed, operator, ctx.now())
+    ctx.console.print(f"Applied policy version {version} as {operator.email}.")
+    return EXIT_OK
+
+
+# -- entry point ----------------------------------------------------------------------------------
+
+ContextFactory = Callable[[argparse.Namespace, Console], AdminContext]
+
+
+def run(argv: list[str] | None, make_context: ContextFactory, console: Console | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    console = console or Console()
+    if args.journal_dir is None:
+        args.journal_dir = default_journal_dir()
+    handler: Handler = args.handler
+    try:
+        return handler(args, make_context(args, console))
+    except (ConfirmationRefused, ConfigurationError, PolicyFileError, breakglass.NothingToRevoke) as exc:
+        console.print(str(exc), markup=False, highlight=False)
+    except OSError as exc:
+        console.print(f"{exc.strerror or exc}: {exc.filename or ''}", markup=False, highlight=False)
+    except (DomainError, ValueError, BotoCoreError, ClientError) as exc:
+        console.print(f"{type(exc).__name__}: {exc}", markup=False, highlight=False)
+    return EXIT_FAILED
+
+
+def main(argv: list[str] | None = None) -> int:
+    from backend.admin.aws import aws_context
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    return run(argv, aws_context)

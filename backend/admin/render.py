@@ -1,0 +1,90 @@
+"""Tables for the terminal (rich). Nothing here reads secrets: key tables show ids and dates only."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.table import Table
+
+from backend.domain.assignment import AssignmentTarget
+from backend.domain.timefmt import iso_z
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from backend.admin.journal import Journal
+    from backend.admin.listings import Finding
+    from backend.auth.keyset import KeySet
+    from backend.service.reconciler import ReconcileReport
+
+
+def _ts(moment: datetime | None) -> str:
+    return iso_z(moment) if moment is not None else "-"
+
+
+def _value(value: object) -> str:
+    if isinstance(value, AssignmentTarget):
+        return value.ledger_key
+    if isinstance(value, frozenset):
+        return "{" + ", ".join(sorted(str(v) for v in value)) + "}"
+    return str(value)
+
+
+def requests_table(title: str, findings: list[Finding]) -> Table:
+    table = Table(title=title)
+    for column in ("request id", "requester", "account", "permission set", "status", "end time", "note"):
+        table.add_column(column, overflow="fold")
+    for finding in findings:
+        r = finding.request
+        table.add_row(
+            r.request_id,
+            r.requester.username,
+            f"{r.account_name} ({r.account_id})",
+            r.permission_set_name,
+            r.status.value,
+            _ts(r.end_time),
+            finding.why,
+        )
+    return table
+
+
+def keys_table(keyset: KeySet, now: datetime) -> Table:
+    table = Table(title="HMAC key set")
+    for column in ("key id", "status", "not after", "usable now", "audience"):
+        table.add_column(column)
+    for entry in keyset.keys:
+        table.add_row(
+            entry.id,
+            entry.status.value,
+            _ts(entry.not_after),
+            "yes" if entry.usable_at(now) else "no",
+            entry.audience or "-",
+        )
+    return table
+
+
+def plan_table(journal: Journal) -> Table:
+    table = Table(title=f"Break-glass {journal.scope}")
+    for column in ("step", "what", "state", "error"):
+        table.add_column(column, overflow="fold")
+    for target in journal.targets:
+        what = f"{target.target.ledger_key}" + (" (not in ledger)" if target.source == "sweep" else "")
+        table.add_row("delete assignment", what, target.state.value, target.error or "")
+    for record in journal.records:
+        seen = record.status_seen.value if record.status_seen else "unknown request"
+        table.add_row("record revoke", f"{record.request_id} (was {seen})", record.state.value, record.error or "")
+    for notice in journal.notices:
+        table.add_row("notify", notice.target.ledger_key, notice.state.value, notice.error or "")
+    return table
+
+
+def reconcile_table(report: ReconcileReport, *, dry_run: bool) -> Table:
+    table = Table(title="Reconcile (dry run: nothing changed)" if dry_run else "Reconcile")
+    table.add_column("action")
+    table.add_column("detail", overflow="fold")
+    for action in report.planned:
+        fields = ", ".join(f"{k}={_value(v)}" for k, v in vars(action).items())
+        table.add_row(type(action).__name__, fields)
+    for name, count in sorted(report.failed.items()):
+        table.add_row(f"FAILED {name}", str(count))
+    return table
