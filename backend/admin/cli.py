@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from backend.admin import breakglass, listings
@@ -182,19 +183,19 @@ def _run_journal(ctx: AdminContext, journal: Journal, path: Path) -> int:
             ctx.deps, journal, path, lambda label: progress.update(task, advance=1, description=label)
         )
     ctx.console.print(plan_table(journal))
-    ctx.console.print(f"Journal: {path}")
+    ctx.console.print(f"Journal: {escape(str(path))}")
     if journal.complete:
         ctx.console.print("Done: assignments removed, requests recorded, events sent.")
         return EXIT_OK
     if not journal.deletes_done:
         ctx.console.print(
             "[bold red]Some assignments could NOT be deleted[/]; access may remain. Fix the error above and run "
-            f"[bold]{PROG} break-glass resume {path}[/]"
+            f"[bold]{PROG} break-glass resume {escape(str(path))}[/]"
         )
         return EXIT_FAILED
     ctx.console.print(
         "[bold yellow]Access is removed, but recording it failed[/] (DynamoDB or SNS unavailable). When they are "
-        f"back, run [bold]{PROG} break-glass resume {path}[/]"
+        f"back, run [bold]{PROG} break-glass resume {escape(str(path))}[/]"
     )
     return EXIT_UNRECORDED
 

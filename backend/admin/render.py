@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from rich.markup import escape
 from rich.table import Table
 
 from backend.domain.assignment import AssignmentTarget
@@ -16,6 +17,11 @@ if TYPE_CHECKING:
     from backend.admin.listings import Finding
     from backend.auth.keyset import KeySet
     from backend.service.reconciler import ReconcileReport
+
+
+def _row(table: Table, *cells: str) -> None:
+    """Cells hold operator and user text: never interpret it as rich markup."""
+    table.add_row(*(escape(cell) for cell in cells))
 
 
 def _ts(moment: datetime | None) -> str:
@@ -36,7 +42,8 @@ def requests_table(title: str, findings: list[Finding]) -> Table:
         table.add_column(column, overflow="fold")
     for finding in findings:
         r = finding.request
-        table.add_row(
+        _row(
+            table,
             r.request_id,
             r.requester.username,
             f"{r.account_name} ({r.account_id})",
@@ -53,7 +60,8 @@ def keys_table(keyset: KeySet, now: datetime) -> Table:
     for column in ("key id", "status", "not after", "usable now", "audience"):
         table.add_column(column)
     for entry in keyset.keys:
-        table.add_row(
+        _row(
+            table,
             entry.id,
             entry.status.value,
             _ts(entry.not_after),
@@ -69,12 +77,12 @@ def plan_table(journal: Journal) -> Table:
         table.add_column(column, overflow="fold")
     for target in journal.targets:
         what = f"{target.target.ledger_key}" + (" (not in ledger)" if target.source == "sweep" else "")
-        table.add_row("delete assignment", what, target.state.value, target.error or "")
+        _row(table, "delete assignment", what, target.state.value, target.error or "")
     for record in journal.records:
         seen = record.status_seen.value if record.status_seen else "unknown request"
-        table.add_row("record revoke", f"{record.request_id} (was {seen})", record.state.value, record.error or "")
+        _row(table, "record revoke", f"{record.request_id} (was {seen})", record.state.value, record.error or "")
     for notice in journal.notices:
-        table.add_row("notify", notice.target.ledger_key, notice.state.value, notice.error or "")
+        _row(table, "notify", notice.target.ledger_key, notice.state.value, notice.error or "")
     return table
 
 
@@ -84,7 +92,7 @@ def reconcile_table(report: ReconcileReport, *, dry_run: bool) -> Table:
     table.add_column("detail", overflow="fold")
     for action in report.planned:
         fields = ", ".join(f"{k}={_value(v)}" for k, v in vars(action).items())
-        table.add_row(type(action).__name__, fields)
+        _row(table, type(action).__name__, fields)
     for name, count in sorted(report.failed.items()):
-        table.add_row(f"FAILED {name}", str(count))
+        _row(table, f"FAILED {name}", str(count))
     return table
