@@ -21,3 +21,4 @@ def test_emf_line_has_no_dimensions_so_the_alarm_sees_it(capsys):
     assert by_reason["Reason"] == "bad_signature"
     alarm = CATALOGUE_BY_NAME["JIT-HMACAuthFailures"]
     assert alarm.metric.metric_name == HMAC_AUTH_FAILURES
+    assert alarm.metric.dimensions == ()
