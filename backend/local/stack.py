@@ -23,6 +23,7 @@ from backend.api.signing import RequestSigner, SigningKey, b64url_decode
 from backend.domain.errors import ReconcileFailed
 from backend.handlers.api import ApiProcess, build_process
 from backend.handlers.reconciler import run_reconciler
+from backend.local.alarm_drill import State, fire, provision_alarms
 from backend.local.clock import ManualClock
 from backend.local.config import LocalStackConfig, default_config_path
 from backend.local.http_api import LocalApiServer
@@ -115,6 +116,7 @@ class LocalStack:
         )
         clients = make_clients(bootstrap, session)
         self.provisioned = p = provision(self.config, clients, datetime.now(UTC))
+        provision_alarms(clients.cloudwatch, p.alarms_topic_arn, p.state_machine_arn)
         # Observing the stack (wait_for) uses its own client, so it never shows in the handlers' call counts.
         self._observer = DynamoRequestStore(clients.dynamodb)
         self.settings = bootstrap.model_copy(
@@ -190,6 +192,12 @@ class LocalStack:
         """Subscribe an HTTP endpoint (the bot's /sns) to a topic; moto confirms at once."""
         response = self.clients.sns.subscribe(TopicArn=topic_arn, Protocol="http", Endpoint=url)
         return str(response["SubscriptionArn"])
+
+    def fire_alarm(self, alarm_name: str, state: State = "ALARM", value: float | None = None) -> dict[str, Any]:
+        """Publish the alarm's state change to jit-alarms as CloudWatch would (moto never does)."""
+        return fire(
+            self.clients.cloudwatch, self.clients.sns, alarm_name, state, value, self.config.region, self.clock()
+        )
 
     def advance(self, delta: timedelta) -> datetime:
         if not isinstance(self.clock, ManualClock):
