@@ -1,0 +1,142 @@
+"""Carry out a parsed command for one person and tell them the outcome through ``reply``."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import timedelta
+
+from pydantic import ValidationError
+
+from backend.api.client import BackendError, BackendUnavailable
+from backend.api.contract import CreateRequestBody, RequestView
+from backend.domain.models import Person
+from bot import posts
+from bot.action_context import DialogState, sign_state
+from bot.commands import parsing as p
+from bot.commands.dialog import request_dialog
+from bot.core import Core, Reply, idempotency_key, submitted_text
+from bot.explain import explain
+from bot.mattermost.client import MattermostUnavailable
+from bot.neutralise import bound_post, neutralise, username
+
+log = logging.getLogger("bot.commands")
+
+
+async def execute(
+    core: Core,
+    command: p.Command,
+    actor: Person,
+    reply: Reply,
+    *,
+    source_id: str,
+    trigger_id: str = "",
+    response_url: str = "",
+) -> None:
+    """Never raises for expected failures: the person is told in one sentence."""
+    try:
+        await _dispatch(core, command, actor, reply, source_id, trigger_id, response_url)
+    except (BackendError, BackendUnavailable) as error:
+        await reply(explain(error))
+    except ValidationError as error:
+        await reply(f"That is not valid: {error.error_count()} field(s) out of bounds. See `/jit help`.")
+    except MattermostUnavailable:
+        log.exception("Mattermost failed while running %s", type(command).__name__)
+        await reply("Mattermost refused part of this; please try again.")
+
+
+async def _dispatch(
+    core: Core, command: p.Command, actor: Person, reply: Reply, source_id: str, trigger_id: str, response_url: str
+) -> None:
+    match command:
+        case p.Help():
+            await reply(p.USAGE)
+        case p.Request():
+            await _request(core, command, actor, reply, source_id)
+        case p.OpenRequestDialog():
+            await _open_dialog(core, command, actor, reply, trigger_id, response_url)
+        case p.ListMine():
+            found = await core.backend.run(lambda c: c.list_requests(actor, "mine", limit=20))
+            await reply(_listing("Your requests", found.requests, "You have no requests yet."))
+        case p.Approvals():
+            found = await core.backend.run(lambda c: c.list_requests(actor, "pending_approval", limit=50))
+            await reply(_listing("Waiting for your approval", found.requests, "Nothing is waiting for you."))
+        case p.Status(request_id=request_id):
+            view = await core.backend.run(lambda c: c.get_request(actor, request_id))
+            await reply(_detail(view))
+        case p.Cancel(request_id=request_id):
+            view = await core.backend.run(lambda c: c.cancel(actor, request_id))
+            await core.cards.render(view)
+            await reply(f"Request `{view.request_id}` is cancelled.")
+        case p.Revoke(request_id=request_id):
+            view = await core.backend.run(lambda c: c.revoke(actor, request_id, "ended early from chat"))
+            await reply(f"Revoking `{view.request_id}` now; you will get a message when it is done.")
+        case p.Extend(request_id=request_id, duration=duration):
+            view = await core.backend.run(lambda c: c.extend(actor, request_id, duration))
+            await core.cards.render(view)
+            await reply(f"`{view.request_id}` now lasts until {posts.when(view.end_time)}.")
+        case p.ShowPolicy():
+            policy = await core.backend.run(lambda c: c.get_policy(actor))
+            await reply(_policy(policy))
+        case p.BreakGlass(request_id=request_id, reason=reason):
+            note = "break-glass: " + reason
+            view = await core.backend.run(lambda c: c.revoke(actor, request_id, note[:500]))
+            await reply(f"Break-glass revoke of `{view.request_id}` started; the card will say when it is done.")
+
+
+async def _request(core: Core, command: p.Request, actor: Person, reply: Reply, source_id: str) -> None:
+    body = CreateRequestBody(
+        actor=actor,
+        account=command.account,
+        permission_set=command.permission_set,
+        duration=command.duration,
+        reason=command.reason,
+        idempotency_key=idempotency_key("command", source_id),
+    )
+    view = await core.submit_request(body)
+    await reply(submitted_text(core, view))
+
+
+async def _open_dialog(
+    core: Core, command: p.OpenRequestDialog, actor: Person, reply: Reply, trigger_id: str, response_url: str
+) -> None:
+    if not trigger_id:
+        await reply("Give all the details in one line: `request <account> <permission set> <duration> <reason>`.")
+        return
+    catalog = await core.backend.run(lambda c: c.catalog(actor))
+    if not catalog.entries:
+        await reply("There is no access you may request. Ask an admin if that is wrong.")
+        return
+    state = DialogState(
+        user_id=actor.user_id,
+        response_url=response_url,
+        exp=int((core.clock() + timedelta(minutes=30)).timestamp()),
+    )
+    dialog = request_dialog(catalog, command, sign_state(core.signer, state))
+    await core.mm.open_dialog(trigger_id, core.dialog_url, dialog)
+
+
+def _listing(title: str, found: tuple[RequestView, ...], empty: str) -> str:
+    if not found:
+        return empty
+    lines = [f"**{title}**", *(posts.request_summary(v) for v in found)]
+    return bound_post("\n".join(lines))
+
+
+def _detail(view: RequestView) -> str:
+    lines = [
+        f"**Request `{view.request_id}`**",
+        f"- Access: {neutralise(view.permission_set, 64)} on {neutralise(view.account_name, 64)} for {view.duration}",
+        f"- Requester: {username(view.requester.username)}",
+        f"- Status: {posts.status_line(view)}",
+        f"- Reason: {neutralise(view.reason, 500)}",
+    ]
+    if view.start_time:
+        lines.append(f"- Granted: {posts.when(view.start_time)} until {posts.when(view.end_time)}")
+    return bound_post("\n".join(lines))
+
+
+def _policy(policy: dict[str, object]) -> str:
+    # A code block never notifies anyone; backticks are broken so nothing escapes the fence.
+    text = json.dumps(policy, indent=2, ensure_ascii=False, default=str).replace("`", "'")
+    return bound_post("**The access policy in force**\n```json\n" + text[:15000] + "\n```")

@@ -1,0 +1,69 @@
+"""What every handler needs, wired once by the composition root."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from backend.api.contract import CreateRequestBody, RequestView
+from backend.domain.models import RequestStatus
+from bot import posts
+from bot.action_context import ContextSigner
+from bot.backend import Backend
+from bot.cards import Cards
+from bot.mattermost.client import MattermostClient, MattermostUnavailable
+from bot.neutralise import neutralise
+
+log = logging.getLogger("bot")
+
+Reply = Callable[[str], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Core:
+    mm: MattermostClient
+    backend: Backend
+    cards: Cards
+    signer: ContextSigner
+    clock: Callable[[], datetime]
+    public_url: str
+    approvals_channel_id: str
+    approvals_channel_name: str
+
+    @property
+    def dialog_url(self) -> str:
+        return self.public_url + "/mattermost/dialog"
+
+    async def submit_request(self, body: CreateRequestBody) -> RequestView:
+        """Create the request, then post its card and record where it is (any replica edits it later)."""
+        view = await self.backend.run(lambda c: c.create_request(body))
+        if view.card is not None:
+            return view  # a retried create: the card already exists
+        try:
+            post_id = await self.cards.place(view, self.approvals_channel_id)
+            channel_id = self.approvals_channel_id
+            placed = await self.backend.run(lambda c: c.place_card(body.actor, view.request_id, channel_id, post_id))
+            await self.cards.render(placed)
+            await self.cards.opened(placed)
+        except MattermostUnavailable:
+            log.exception("could not post the card for %s", view.request_id)
+            return view
+        return placed
+
+
+def idempotency_key(*parts: str) -> str:
+    """A stable key from where a request came from (a post id, a trigger id)."""
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:40]
+
+
+def submitted_text(core: Core, view: RequestView) -> str:
+    what = f"**{neutralise(view.permission_set, 64)}** on **{neutralise(view.account_name, 64)}** for {view.duration}"
+    if view.status is RequestStatus.PENDING:
+        return (
+            f"Request `{view.request_id}` for {what} is waiting for approval in "
+            f"~{core.approvals_channel_name} ({posts.tally(view)})."
+        )
+    return f"Request `{view.request_id}` for {what}: {posts.status_line(view)}."

@@ -1,0 +1,46 @@
+"""``jit-events`` lifecycle notifications → card edits, thread history and the requester's DMs.
+
+Everything here is an idempotent render, so SNS redelivery and a second replica are harmless:
+the card never goes back to an older version; DMs and history lines are posted once per event.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from pydantic import ValidationError
+
+from alarms.sns import SeenMessages
+from backend.api.contract import LifecycleEvent
+from bot.core import Core
+
+log = logging.getLogger("bot.events")
+
+
+class EventRejected(Exception):
+    """The notification is not a lifecycle event we understand (answered 400, not retried)."""
+
+
+def parse_event(message: str) -> LifecycleEvent:
+    try:
+        return LifecycleEvent.model_validate_json(message)
+    except ValidationError as exc:
+        raise EventRejected(f"not a lifecycle event: {exc.error_count()} problems") from exc
+
+
+class LifecycleHandler:
+    def __init__(self, core: Core, seen: SeenMessages | None = None) -> None:
+        self._core = core
+        self._seen = seen or SeenMessages()
+
+    async def handle(self, event: LifecycleEvent) -> None:
+        """Raises ``MattermostUnavailable`` when Mattermost fails, so SNS delivers again."""
+        if self._seen.is_seen(event.event_id):
+            log.info("lifecycle event %s (%s) already handled", event.event_id, event.type)
+            return
+        if event.request is not None:
+            await self._core.cards.render(event.request)
+            await self._core.cards.add_history(event)
+            await self._core.cards.tell_requester(event)
+        self._seen.mark(event.event_id)  # only after success: a failed post is retried by SNS
+        log.info("lifecycle event %s (%s) handled", event.event_id, event.type)

@@ -1,0 +1,149 @@
+"""Mattermost REST through mattermostdriver, every call on a worker thread so the loop never stalls.
+
+Commands are called by path (``client.get/post/put``) where the driver's endpoint helpers are
+wrong (``update_command`` glues ids without a slash, CONTRACT a).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable
+from concurrent.futures import Executor
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import requests
+from mattermostdriver import Driver
+from mattermostdriver.exceptions import NotEnoughPermissions
+
+from backend.domain.models import Person
+
+T = TypeVar("T")
+Json = dict[str, Any]
+
+
+class MattermostUnavailable(Exception):
+    """Mattermost could not be reached or refused a call we need; ``forbidden`` on HTTP 403."""
+
+    def __init__(self, message: str, *, forbidden: bool = False) -> None:
+        super().__init__(message)
+        self.forbidden = forbidden
+
+
+def driver_options(url: str, token: str, *, verify: bool | str = True, timeout: float = 10.0) -> Json:
+    parts = urlsplit(url)
+    scheme = parts.scheme or "https"
+    return {
+        "url": parts.hostname or "",
+        "scheme": scheme,
+        "port": parts.port or (443 if scheme == "https" else 80),
+        "basepath": parts.path.rstrip("/") + "/api/v4",
+        "verify": verify,
+        "token": token,
+        "request_timeout": timeout,
+        "keepalive": False,
+        "timeout": 30,
+    }
+
+
+class MattermostClient:
+    def __init__(self, driver: Driver, executor: Executor, timeout: float = 10.0) -> None:
+        self.driver = driver
+        self._executor = executor
+        self._timeout = timeout
+        self.bot_user_id = ""
+        self.bot_username = ""
+
+    async def _run(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._executor, functools.partial(call, *args, **kwargs))
+        except requests.RequestException as exc:  # includes the driver's mapped HTTP errors' bases
+            forbidden = isinstance(exc, NotEnoughPermissions)
+            raise MattermostUnavailable(f"Mattermost call failed: {type(exc).__name__}", forbidden=forbidden) from exc
+
+    @property
+    def token(self) -> str:
+        return str(self.driver.client.token)
+
+    async def login(self) -> None:
+        me: Json = await self._run(self.driver.login)
+        self.bot_user_id, self.bot_username = str(me["id"]), str(me["username"])
+
+    async def person(self, user_id: str) -> Person:
+        """The acting user from Mattermost's own record, never from names in the payload."""
+        user: Json = await self._run(self.driver.users.get_user, user_id)
+        email = str(user.get("email") or "")
+        if not email:
+            raise MattermostUnavailable("Mattermost did not disclose the user's e-mail address to the bot")
+        return Person(user_id=str(user["id"]), username=str(user["username"]), email=email)
+
+    async def team_id(self, team_name: str) -> str:
+        team: Json = await self._run(self.driver.teams.get_team_by_name, team_name)
+        return str(team["id"])
+
+    async def channel_id(self, team_name: str, channel_name: str) -> str:
+        channel: Json = await self._run(self.driver.channels.get_channel_by_name_and_team_name, team_name, channel_name)
+        return str(channel["id"])
+
+    async def direct_channel(self, user_id: str) -> str:
+        channel: Json = await self._run(self.driver.channels.create_direct_message_channel, [self.bot_user_id, user_id])
+        return str(channel["id"])
+
+    async def create_post(self, channel_id: str, message: str, props: Json | None = None, root_id: str = "") -> Json:
+        body: Json = {"channel_id": channel_id, "message": message, "props": props or {}}
+        if root_id:
+            body["root_id"] = root_id
+        post: Json = await self._run(self.driver.posts.create_post, body)
+        return post
+
+    async def get_post(self, post_id: str) -> Json:
+        post: Json = await self._run(self.driver.posts.get_post, post_id)
+        return post
+
+    async def replace_post(self, post_id: str, message: str, props: Json) -> Json:
+        """PUT /posts/{id}: a full replacement (props included), CONTRACT e."""
+        body = {"id": post_id, "message": message, "props": props}
+        post: Json = await self._run(self.driver.posts.update_post, post_id, body)
+        return post
+
+    async def thread_posts(self, post_id: str) -> list[Json]:
+        found: Json = await self._run(self.driver.posts.get_thread, post_id)
+        return [found["posts"][i] for i in found.get("order", []) if i in found.get("posts", {})]
+
+    async def recent_posts(self, channel_id: str, per_page: int = 60) -> list[Json]:
+        found: Json = await self._run(
+            self.driver.posts.get_posts_for_channel, channel_id, {"page": 0, "per_page": per_page}
+        )
+        return [found["posts"][i] for i in found.get("order", []) if i in found.get("posts", {})]
+
+    async def open_dialog(self, trigger_id: str, url: str, dialog: Json) -> None:
+        await self._run(
+            self.driver.integration_actions.open_dialog, {"trigger_id": trigger_id, "url": url, "dialog": dialog}
+        )
+
+    async def list_commands(self, team_id: str) -> list[Json]:
+        found: list[Json] = await self._run(
+            self.driver.client.get, "/commands", params={"team_id": team_id, "custom_only": "true"}
+        )
+        return found
+
+    async def create_command(self, body: Json) -> Json:
+        created: Json = await self._run(self.driver.client.post, "/commands", options=body)
+        return created
+
+    async def update_command(self, command_id: str, body: Json) -> Json:
+        updated: Json = await self._run(self.driver.client.put, "/commands/" + command_id, options=body)
+        return updated
+
+    async def respond(self, response_url: str, payload: Json) -> None:
+        """A delayed slash-command reply through its ``response_url`` (30 min, 5 uses)."""
+
+        def post() -> None:
+            reply = requests.post(
+                response_url, json=payload, timeout=self._timeout, verify=self.driver.options["verify"]
+            )
+            reply.raise_for_status()
+
+        await self._run(post)

@@ -1,0 +1,200 @@
+"""Compose and run the bot: uvicorn and the websocket listener in one asyncio loop.
+
+``BotRuntime.start()``/``stop()`` inside a running loop (``__main__``); ``BotThread`` runs one in
+a background thread with its own loop (tests, the sandbox, benchmarks).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import threading
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any
+
+import requests
+import uvicorn
+from mattermostdriver import Driver
+
+from alarms.sns import SnsVerifier
+from backend.api.client import JitApiClient
+from backend.api.signing import RequestSigner, SigningKey
+from bot.action_context import ContextSigner
+from bot.app import Endpoints, build_app
+from bot.backend import Backend
+from bot.cards import Cards
+from bot.core import Core
+from bot.direct import DirectMessages
+from bot.events import LifecycleHandler
+from bot.mattermost.client import MattermostClient, driver_options
+from bot.mattermost.registration import ensure_command
+from bot.mattermost.websocket import Backoff, ReconnectingWebsocket
+from bot.settings import BotSettings
+
+log = logging.getLogger("bot")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def sns_get(url: str) -> bytes:
+    """GET a certificate or a subscription confirmation; ``alarms.sns`` has pinned the URL to the SNS host."""
+    response = requests.get(url, timeout=10)
+    response.raise_for_status()
+    return response.content
+
+
+class BotRuntime:
+    def __init__(
+        self,
+        settings: BotSettings,
+        *,
+        sock: socket.socket | None = None,
+        clock: Callable[[], datetime] = utc_now,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self.settings = settings
+        self._sock = sock
+        self._clock = clock
+        self._backoff = backoff or Backoff()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._server: uvicorn.Server | None = None
+        self._serve_task: asyncio.Task[None] | None = None
+        self._ws_task: asyncio.Task[None] | None = None
+        self.websocket: ReconnectingWebsocket | None = None
+        self.mattermost_pool = ThreadPoolExecutor(settings.worker_threads, thread_name_prefix="bot-mm")
+        self.backend_pool = ThreadPoolExecutor(settings.worker_threads, thread_name_prefix="bot-api")
+        self.port = 0
+
+    def spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background task failed", exc_info=task.exception())
+
+    async def start(self) -> None:
+        s = self.settings
+        verify: bool | str = str(s.mattermost_ca_file) if s.mattermost_ca_file else s.mattermost_verify_tls
+        options = driver_options(s.mattermost_url, s.mattermost_token.get_secret_value(), verify=verify)
+        driver = Driver(options)
+        mm = MattermostClient(driver, self.mattermost_pool)
+        await mm.login()
+        team_id = await mm.team_id(s.team_name)
+        approvals_id = await mm.channel_id(s.team_name, s.approvals_channel)
+        signer = ContextSigner(s.action_key_bytes(), s.action_ttl_seconds)
+        api = JitApiClient(
+            s.backend_url,
+            RequestSigner(SigningKey(key_id=s.backend_key_id, secret=s.backend_key_bytes()), s.backend_audience),
+            timeout=s.backend_timeout_seconds,
+        )
+        backend = Backend(api, self.backend_pool)
+        cards = Cards(mm, signer, s.public_url + "/mattermost/actions", s.aws_portal_url, self._clock)
+        core = Core(mm, backend, cards, signer, self._clock, s.public_url, approvals_id, s.approvals_channel)
+        token = s.command_token.get_secret_value()
+        if s.register_command:
+            token = await ensure_command(mm, team_id, s.command_trigger, s.public_url) or token
+        if not token:
+            log.error("no slash-command token: /%s will be refused until BOT_COMMAND_TOKEN is set", s.command_trigger)
+        verifier = SnsVerifier(frozenset(s.sns_allowed_topics), sns_get, utc_now, trust_mode=s.sns_trust_mode)
+        endpoints = Endpoints(
+            core=core,
+            command_token=token,
+            sns=verifier,
+            lifecycle=LifecycleHandler(core),
+            spawn=self.spawn,
+            healthy=self._health(backend),
+            confirm_subscription=self._confirm,
+        )
+        if s.websocket:
+            direct = DirectMessages(core, s.command_trigger, s.replica_index, s.replica_count, self.spawn)
+            self.websocket = ReconnectingWebsocket(driver.options, mm.token, self._backoff)
+            self._ws_task = asyncio.get_running_loop().create_task(self.websocket.connect(direct.on_message))
+        await self._serve(build_app(endpoints))
+        log.info("bot %s listening on %s:%d", mm.bot_username, s.listen_host, self.port)
+
+    def _health(self, backend: Backend) -> Callable[[], Coroutine[Any, Any, dict[str, bool]]]:
+        async def healthy() -> dict[str, bool]:
+            connected = self.websocket.connected if self.websocket else True
+            return {"websocket": connected, "backend": await backend.reachable()}
+
+        return healthy
+
+    async def _confirm(self, url: str) -> None:
+        # alarms.sns has checked the URL is a ConfirmSubscription on the SNS host for an allowed topic.
+        if self.settings.sns_trust_mode != "aws":
+            log.info("SNS subscription confirmation ignored in local-unsigned mode")
+            return
+        await asyncio.get_running_loop().run_in_executor(self.mattermost_pool, sns_get, url)
+
+    async def _serve(self, app: Any) -> None:
+        if self._sock is None:
+            self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self._sock.bind((self.settings.listen_host, self.settings.listen_port))
+        self.port = self._sock.getsockname()[1]
+        config = uvicorn.Config(app, log_level="warning", lifespan="off", timeout_graceful_shutdown=5, access_log=False)
+        self._server = uvicorn.Server(config)
+        self._serve_task = asyncio.get_running_loop().create_task(self._server.serve(sockets=[self._sock]))
+        while not self._server.started:
+            if self._serve_task.done():
+                self._serve_task.result()
+                raise RuntimeError("the bot's HTTP server stopped at start-up")
+            await asyncio.sleep(0.01)
+
+    async def stop(self) -> None:
+        if self.websocket is not None:
+            await self.websocket.close()
+        if self._ws_task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(self._ws_task, timeout=5)
+        if self._server is not None and self._serve_task is not None:
+            self._server.should_exit = True
+            await self._serve_task
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=10)
+        self.mattermost_pool.shutdown(wait=False, cancel_futures=True)
+        self.backend_pool.shutdown(wait=False, cancel_futures=True)
+
+    async def run_forever(self, stop: asyncio.Event) -> None:
+        await self.start()
+        try:
+            await stop.wait()
+        finally:
+            await self.stop()
+
+
+class BotThread:
+    """One bot in a background thread with its own event loop."""
+
+    def __init__(self, settings: BotSettings, **kwargs: Any) -> None:
+        self.runtime = BotRuntime(settings, **kwargs)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="jit-bot", daemon=True)
+
+    @property
+    def port(self) -> int:
+        return self.runtime.port
+
+    def call(self, work: Coroutine[Any, Any, Any], timeout: float = 30) -> Any:
+        return asyncio.run_coroutine_threadsafe(work, self._loop).result(timeout)
+
+    def start(self) -> BotThread:
+        self._thread.start()
+        self.call(self.runtime.start())
+        return self
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            self.call(self.runtime.stop())
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(10)
+        self._loop.close()

@@ -1,0 +1,122 @@
+"""Bot settings: BOT_* environment variables, or KEY=VALUE lines in a file (``BOT_CONFIG_FILE``).
+
+Secrets are ``SecretStr`` so a stray ``repr`` or log line never shows them.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+ENV_PREFIX = "BOT_"
+
+
+class BotSettings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # Mattermost
+    mattermost_url: str = Field(description="base URL of Mattermost, e.g. https://chat.example.com")
+    mattermost_token: SecretStr = Field(description="the bot account's access token")
+    mattermost_verify_tls: bool = True
+    mattermost_ca_file: Path | None = None
+    team_name: str = Field(min_length=1)
+    approvals_channel: str = "jit-approvals"
+    # The slash command: the token Mattermost sends; empty means "learn it when registering /jit".
+    command_token: SecretStr = SecretStr("")
+    command_trigger: str = Field(default="jit", pattern=r"^[a-z0-9_-]{1,128}$")
+    register_command: bool = True
+    public_url: str = Field(description="URL at which Mattermost reaches this bot (commands, buttons, dialogs)")
+    # The backend
+    backend_url: str
+    backend_key_id: str = Field(pattern=r"^[a-z0-9-]{1,32}$")
+    backend_key_secret: SecretStr = Field(description="base64url HMAC key shared with the backend")
+    backend_audience: str = Field(min_length=1)
+    backend_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Buttons: their own key, never the backend key.
+    action_key: SecretStr = Field(description="base64url key (>= 32 bytes) signing button contexts")
+    action_ttl_seconds: int = Field(default=7 * 24 * 3600, gt=0)
+    # SNS
+    sns_trust_mode: Literal["aws", "local-unsigned"] = "aws"
+    sns_allowed_topics: tuple[str, ...] = ()
+    # Service
+    listen_host: str = "127.0.0.1"
+    listen_port: int = Field(default=8080, ge=0, le=65535)
+    aws_portal_url: str = ""
+    websocket: bool = True
+    replica_index: int = Field(default=0, ge=0)
+    replica_count: int = Field(default=1, ge=1)
+    worker_threads: int = Field(default=16, ge=1, le=256)
+
+    @field_validator("mattermost_url", "public_url", "backend_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if urlsplit(value).scheme not in ("http", "https") or not urlsplit(value).hostname:
+            raise ValueError("must be an http(s) URL")
+        return value.rstrip("/")
+
+    @field_validator("sns_allowed_topics", mode="before")
+    @classmethod
+    def _split_topics(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(t.strip() for t in value.split(",") if t.strip())
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> BotSettings:
+        if self.replica_index >= self.replica_count:
+            raise ValueError("replica_index must be smaller than replica_count")
+        if len(self.action_key_bytes()) < 32:
+            raise ValueError("action_key must decode to at least 32 bytes")
+        self.backend_key_bytes()
+        return self
+
+    def action_key_bytes(self) -> bytes:
+        return _b64url(self.action_key.get_secret_value(), "action_key")
+
+    def backend_key_bytes(self) -> bytes:
+        return _b64url(self.backend_key_secret.get_secret_value(), "backend_key_secret")
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, str]) -> BotSettings:
+        """``BOT_FOO`` keys become field ``foo``; other keys are ignored (the process environment)."""
+        fields = {
+            key[len(ENV_PREFIX) :].lower(): value
+            for key, value in values.items()
+            if key.startswith(ENV_PREFIX) and key != ENV_PREFIX + "CONFIG_FILE"
+        }
+        return cls.model_validate(fields)
+
+    @classmethod
+    def load(cls, environ: Mapping[str, str]) -> BotSettings:
+        """The file named by ``BOT_CONFIG_FILE`` (if any) first, the environment over it."""
+        merged: dict[str, str] = {}
+        path = environ.get(ENV_PREFIX + "CONFIG_FILE")
+        if path:
+            merged |= parse_env_file(Path(path).read_text(encoding="utf-8"))
+        merged |= {k: v for k, v in environ.items() if k.startswith(ENV_PREFIX)}
+        return cls.from_mapping(merged)
+
+
+def parse_env_file(text: str) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.partition("=")
+        if not sep:
+            raise ValueError(f"line {number}: expected KEY=VALUE")
+        values[key.strip()] = value.strip().strip('"').strip("'")
+    return values
+
+
+def _b64url(text: str, name: str) -> bytes:
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except ValueError as exc:
+        raise ValueError(f"{name} is not base64url") from exc

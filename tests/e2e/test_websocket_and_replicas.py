@@ -1,0 +1,84 @@
+"""Direct messages over the websocket, reconnecting after an emulator restart, and two replicas."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+
+from backend.domain.models import RequestStatus
+from tests.e2e.conftest import System, wait_until
+from tests.e2e.test_approval_flow import buttons, request_card, wait_card
+
+
+def dm_channel(system: System, user: str) -> str:
+    with system.mm.mm.store.lock:
+        return system.mm.mm.store.direct_channel(system.mm.user(user).id, system.mm.user("jit-bot").id).id
+
+
+def connected(system: System, count: int = 1) -> None:
+    wait_until(lambda: all(b.runtime.websocket and b.runtime.websocket.connected for b in system.bots), what="ws")
+    wait_until(lambda: system.mm.mm.hub.connection_count() >= count, what="hub connections")
+
+
+def test_a_direct_message_is_a_command_and_own_posts_are_ignored(system: System) -> None:
+    system.start_bot()
+    connected(system)
+    channel = dm_channel(system, "alice")
+    system.mm.post_as(user="alice", channel=channel, message="request prod ReadOnlyAccess 1h checking dashboards")
+    card = wait_until(lambda: system.cards() and system.cards()[0]["props"]["jit_version"] > 0 and system.cards()[0])
+    assert card["props"]["attachments"][0]["fields"][1]["value"] == "ReadOnlyAccess on prod"
+    reply = wait_until(lambda: [p["message"] for p in system.dms("alice") if "waiting for approval" in p["message"]])
+    assert len(reply) == 1
+    system.mm.post_as(user="alice", channel=channel, message="list")
+    wait_until(lambda: any("Your requests" in p["message"] for p in system.dms("alice")), what="list reply")
+    # The bot sees its own replies come back on the socket and answers none of them: 2 commands, 2 replies.
+    bot_posts = system.dms("alice")
+    assert len(bot_posts) == 2, [p["message"] for p in bot_posts]
+
+
+def test_bot_reconnects_after_the_emulator_restarts(system: System) -> None:
+    bot = system.start_bot()
+    connected(system)
+    socket = bot.runtime.websocket
+    assert socket is not None
+    first = socket.connections
+    system.mm.restart()
+    wait_until(lambda: socket.connections > first and socket.connected, what="reconnect")
+    system.mm.post_as(user="alice", channel=dm_channel(system, "alice"), message="help")
+    wait_until(lambda: any("just-in-time AWS access" in p["message"] for p in system.dms("alice")), what="reply")
+    card = request_card(system, "request prod AdministratorAccess 1h after the restart")
+    system.mm.click(user="bob", post_id=card["id"], action_id=buttons(card)["Approve"])
+    system.stack.wait_for(card["props"]["jit_request_id"], RequestStatus.GRANTED)
+    wait_card(system, card["id"], "GRANTED")
+
+
+def test_two_replicas_handle_each_command_once(system: System) -> None:
+    key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+    first = system.start_bot(action_key=key, replica_index=0, replica_count=2)
+    # Mattermost reaches "the bot" at one URL (a load balancer); here: replica 0 takes the HTTP traffic.
+    system.start_bot(action_key=key, replica_index=1, replica_count=2, public_port=first.port)
+    connected(system, 2)
+    assert len(system.mm.commands()) == 1
+    for n in range(3):
+        request_card(system, f"request prod AdministratorAccess 1h replica check {n}")
+    assert len(system.cards()) == 3
+    channel = dm_channel(system, "carol")
+    for n in range(6):
+        system.mm.post_as(user="carol", channel=channel, message=f"status r{n}")
+    replies = wait_until(lambda: len(system.dms("carol")) >= 6 and system.dms("carol"), what="six replies")
+    card = system.cards()[0]
+    system.mm.click(user="bob", post_id=card["id"], action_id=buttons(card)["Approve"])
+    system.stack.wait_for(card["props"]["jit_request_id"], RequestStatus.GRANTED)
+    wait_card(system, card["id"], "GRANTED")
+    granted = wait_until(lambda: [p for p in system.dms("alice") if "You now have" in p["message"]], what="DM")
+    # Both replicas received every SNS event: still one DM and one history line per event.
+    assert len(system.dms("carol")) == len(replies) == 6
+    assert len(granted) == 1
+    event_ids = [p["props"]["jit_event_id"] for p in system.dms("alice")]
+    assert len(event_ids) == len(set(event_ids))
+    thread_ids = [
+        p["props"]["jit_event_id"]
+        for p in system.mm.posts("jit-approvals")
+        if p["root_id"] == card["id"] and "jit_event_id" in p["props"]
+    ]
+    assert len(thread_ids) == len(set(thread_ids)) > 0
