@@ -57,12 +57,15 @@ class Clock:
 
 
 class Lifecycle(RuleBasedStateMachine):
+    remove_drift = False  # standing access is reported, not removed (the default policy)
+
     def __init__(self) -> None:
         super().__init__()
         self.clock = Clock()
         self.ic = identity_center()
         self.ic.assignments.add(STANDING)
-        self.deps = in_memory_deps(policy(), self.ic, self.clock)
+        document = policy().model_copy(update={"remove_drift": self.remove_drift})
+        self.deps = in_memory_deps(document, self.ic, self.clock)
         self.workflow = CountingWorkflow()
         self.deps.workflow = self.workflow
         self.ids: list[str] = []
@@ -227,7 +230,8 @@ class Lifecycle(RuleBasedStateMachine):
     def after_a_clean_reconcile_no_assignment_lacks_an_active_holder(self):
         if not self.reconciled_clean:
             return
-        for target in self.ic.assignments - {STANDING}:
+        exempt = set() if self.remove_drift else {STANDING}
+        for target in self.ic.assignments - exempt:
             holders = self.deps.ledger.holders(target)
             statuses = {self.deps.store.get(h).status for h in holders}
             assert any(s.holds_access for s in statuses), f"{target.ledger_key} lingers"
@@ -241,7 +245,16 @@ class Lifecycle(RuleBasedStateMachine):
             assert not any(a.approver.same_as(request.requester) for a in request.approvals)
 
 
-Lifecycle.TestCase.settings = settings(
+class LifecycleRemovingDrift(Lifecycle):
+    """With ``remove_drift: true`` nothing at all may linger after a clean reconcile."""
+
+    remove_drift = True
+
+
+_SETTINGS = settings(
     max_examples=300, stateful_step_count=30, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
+Lifecycle.TestCase.settings = _SETTINGS
+LifecycleRemovingDrift.TestCase.settings = settings(_SETTINGS, max_examples=100)
 test_lifecycle = Lifecycle.TestCase
+test_lifecycle_removing_drift = LifecycleRemovingDrift.TestCase
