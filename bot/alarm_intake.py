@@ -1,16 +1,46 @@
-"""The seam for CloudWatch alarms arriving on ``/sns`` (issue 4 posts them to the on-call channel).
+"""CloudWatch alarms arriving on ``/sns`` → posts in the on-call channel (one root per episode).
 
-Until then an alarm is answered 501 (SNS retries and the message is not lost silently) and logged.
+No local state: the open root, its flap count, mute and acknowledgement are read back from post
+props, and every post carries the state change it shows, so SNS redelivery, a restart or a second
+replica never posts the same change twice. The answer is 2xx only after Mattermost took the post;
+anything else is answered 5xx so SNS delivers again.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
-from alarms.sns import SnsMessage
+from pydantic import ValidationError
+
+from alarms.catalogue import definition_for
+from alarms.cloudwatch import AlarmNotification, parse_alarm_message
+from alarms.format import (
+    AlarmPostSettings,
+    RootInfo,
+    decide_thread_action,
+    format_alarm_post,
+    format_flap_reply,
+    format_gap_reply,
+    format_ok_reply,
+    latest_root,
+    mark_root_resolved,
+    root_info,
+)
+from alarms.runbook import Runbook
+from alarms.sns import SeenMessages, SnsMessage
+from bot import alarm_posts
+from bot.mattermost.client import MattermostClient, MattermostUnavailable
 
 log = logging.getLogger("bot.alarms")
+
+Json = dict[str, Any]
+# Mattermost's largest page; an episode root older than the last 200 posts of the channel is not found.
+RECENT_POSTS = 200
 
 
 @dataclass(frozen=True)
@@ -20,11 +50,104 @@ class AlarmOutcome:
     detail: str
 
 
-async def handle_alarm(message: SnsMessage) -> AlarmOutcome:
-    """Post one verified alarm notification. Not built yet: says so, loudly, with 501."""
-    log.error(
-        "alarm notification NOT handled (alarm posting is not implemented yet) message_id=%s topic=%s",
-        message.message_id,
-        message.topic_arn,
-    )
-    return AlarmOutcome(handled=False, status_code=501, detail="alarm posting is not implemented yet")
+class AlarmIntake:
+    def __init__(
+        self,
+        mm: MattermostClient,
+        channel_id: str,
+        runbook: Runbook,
+        post_settings: AlarmPostSettings,
+        clock: Callable[[], datetime],
+        seen: SeenMessages | None = None,
+    ) -> None:
+        self._mm = mm
+        self._channel_id = channel_id
+        self._runbook = runbook
+        self._settings = post_settings
+        self._clock = clock
+        self._seen = seen or SeenMessages()
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def handle(self, message: SnsMessage) -> AlarmOutcome:
+        """Post one verified alarm notification; 503 when Mattermost fails (SNS retries)."""
+        if self._seen.is_seen(message.message_id):
+            return AlarmOutcome(handled=True, status_code=200, detail="duplicate")
+        try:
+            notification = parse_alarm_message(message.message)
+        except ValidationError as exc:
+            log.warning("alarm message refused: %d problems message_id=%s", exc.error_count(), message.message_id)
+            return AlarmOutcome(handled=False, status_code=400, detail="not a CloudWatch alarm notification")
+        # One alarm at a time in this process: concurrent deliveries of one change must not both post.
+        lock = self._locks.setdefault(notification.alarm_name, asyncio.Lock())
+        async with lock:
+            if self._seen.is_seen(message.message_id):
+                return AlarmOutcome(handled=True, status_code=200, detail="duplicate")
+            try:
+                detail = await self._deliver(message.message_id, notification)
+            except MattermostUnavailable:
+                log.exception("alarm %s not posted; SNS will retry", notification.alarm_name)
+                return AlarmOutcome(handled=False, status_code=503, detail="mattermost unavailable")
+            self._seen.mark(message.message_id)  # only after success: a failed post is retried by SNS
+        log.info(
+            "alarm %s %s: %s message_id=%s",
+            notification.alarm_name,
+            notification.new_state,
+            detail,
+            message.message_id,
+        )
+        return AlarmOutcome(handled=True, status_code=200, detail=detail)
+
+    async def _deliver(self, message_id: str, notification: AlarmNotification) -> str:
+        recent = await self._mm.recent_posts(self._channel_id, per_page=RECENT_POSTS)
+        found = latest_root(recent, notification.alarm_name)
+        root_post: Json | None = None
+        thread: list[Json] = []
+        root: RootInfo | None = None
+        if found is not None:
+            thread = await self._mm.thread_posts(found.post_id)
+            root_post = next((p for p in thread if p.get("id") == found.post_id), None)
+            replies = [p for p in thread if p.get("root_id") == found.post_id]
+            root = root_info(root_post, replies) if root_post is not None else None
+        done = alarm_posts.already_posted([*recent, *thread], notification, message_id)
+        definition = definition_for(notification.alarm_name)
+        action = decide_thread_action(notification, root)
+        if action == "ignore":
+            return "nothing to post"
+        if action == "new_root":
+            if done:
+                return "already posted"
+            until = alarm_posts.muted_until(root_post) if root_post is not None else None
+            if root is not None and until is not None and self._clock() < until:
+                muted = alarm_posts.muted_reply(notification, definition, root, until)
+                await self._post(muted, notification, message_id)
+                return "muted: replied in the last thread"
+            section = self._runbook.sections.get(notification.alarm_name)
+            post = format_alarm_post(notification, definition, section, self._runbook.escalation, self._settings)
+            await self._post(post, notification, message_id)
+            return "new root"
+        if root is None or root_post is None:  # every other action needs an open episode
+            return "nothing to post"
+        if action == "flap_reply":
+            if not done:
+                await self._post(
+                    format_flap_reply(root.flap_count + 1, notification, definition, root), notification, message_id
+                )
+            return "flap reply"
+        if action == "gap_reply":
+            if not done:
+                await self._post(format_gap_reply(notification, definition, root), notification, message_id)
+            return "gap reply"
+        # resolve_reply: the reply may exist from an attempt that failed at the root edit; finish it.
+        if not done:
+            await self._post(format_ok_reply(notification, definition, root), notification, message_id)
+        patch = mark_root_resolved(
+            root_post, notification.state_change_time - root.episode, notification.state_change_time
+        )
+        await self._mm.replace_post(root.post_id, str(patch["message"]), dict(patch["props"]))
+        return "resolved"
+
+    async def _post(self, post: Mapping[str, Any], notification: AlarmNotification, message_id: str) -> None:
+        tagged = alarm_posts.tag(dict(post), notification, message_id)
+        await self._mm.create_post(
+            self._channel_id, str(tagged["message"]), dict(tagged["props"]), str(tagged.get("root_id") or "")
+        )

@@ -8,19 +8,23 @@ from __future__ import annotations
 
 import hmac
 import logging
+import re
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
 from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from alarms.sns import SnsRejected, SnsVerifier, route
-from bot.alarm_intake import handle_alarm
+from bot.alarm_buttons import AlarmButtons
+from bot.alarm_context import is_alarm_context
+from bot.alarm_intake import AlarmIntake
 from bot.clicks import handle_click
 from bot.commands import dialog, parsing
 from bot.commands.run import execute
@@ -32,6 +36,7 @@ from bot.mattermost.payloads import ActionClick, DialogSubmission, SlashCommand
 log = logging.getLogger("bot.app")
 
 MAX_BODY = 256 * 1024
+_RUNBOOK_NAME = re.compile(r"^\d{2}-[a-z0-9-]+\.md$")
 ACKS = {
     parsing.Request: "Submitting your request…",
     parsing.OpenRequestDialog: "Opening the request form…",
@@ -47,6 +52,9 @@ class Endpoints:
     spawn: Callable[[Coroutine[Any, Any, None]], None]
     healthy: Callable[[], Awaitable[dict[str, bool]]]
     confirm_subscription: Callable[[str], Awaitable[None]]
+    alarms: AlarmIntake
+    alarm_buttons: AlarmButtons
+    runbooks_dir: Path | None = None
 
 
 def ephemeral(text: str) -> JSONResponse:
@@ -86,6 +94,8 @@ class _Routes:
             click = ActionClick.model_validate_json(await request.body())
         except ValidationError:
             return JSONResponse({"error": "not a button click"}, status_code=400)
+        if is_alarm_context(click.context):
+            return JSONResponse(await ep.alarm_buttons.click(click))
         return JSONResponse(await handle_click(ep.core, click))
 
     async def dialog_submit(self, request: Request) -> Response:
@@ -117,7 +127,7 @@ class _Routes:
         if message.type != "Notification":
             return JSONResponse({"status": "ignored"})
         if kind == "alarm":
-            outcome = await handle_alarm(message)
+            outcome = await ep.alarms.handle(message)
             return JSONResponse({"status": outcome.detail}, status_code=outcome.status_code)
         try:
             await ep.lifecycle.handle(parse_event(message.message))
@@ -128,6 +138,16 @@ class _Routes:
             log.exception("lifecycle event not delivered to Mattermost; SNS will retry")
             return JSONResponse({"error": "mattermost unavailable"}, status_code=503)
         return JSONResponse({"status": "ok"})
+
+    async def runbook(self, request: Request) -> Response:
+        """The runbooks as markdown, when no external docs URL is configured (BOT_RUNBOOK_DOCS_URL)."""
+        name = str(request.path_params["name"])
+        if self.ep.runbooks_dir is None or not _RUNBOOK_NAME.fullmatch(name):
+            return PlainTextResponse("not found", status_code=404)
+        path = self.ep.runbooks_dir / name
+        if not path.is_file():
+            return PlainTextResponse("not found", status_code=404)
+        return PlainTextResponse(path.read_text(encoding="utf-8"), media_type="text/markdown; charset=utf-8")
 
     async def healthz(self, _request: Request) -> Response:
         ep = self.ep
@@ -144,6 +164,7 @@ def build_app(ep: Endpoints) -> Starlette:
             Route("/mattermost/dialog", r.dialog_submit, methods=["POST"]),
             Route("/sns", r.sns, methods=["POST"]),
             Route("/healthz", r.healthz, methods=["GET"]),
+            Route("/runbooks/{name}", r.runbook, methods=["GET"]),
         ]
     )
 

@@ -14,16 +14,23 @@ import threading
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import requests
 import uvicorn
 from mattermostdriver import Driver
 
+from alarms.catalogue import RUNBOOK_FILE
+from alarms.format import AlarmPostSettings
+from alarms.runbook import load_runbook
 from alarms.sns import SnsVerifier
 from backend.api.client import JitApiClient
 from backend.api.signing import RequestSigner, SigningKey
 from bot.action_context import ContextSigner
+from bot.alarm_buttons import AlarmButtons
+from bot.alarm_context import AlarmContextSigner
+from bot.alarm_intake import AlarmIntake
 from bot.app import Endpoints, build_app
 from bot.backend import Backend
 from bot.cards import Cards
@@ -57,8 +64,10 @@ class BotRuntime:
         sock: socket.socket | None = None,
         clock: Callable[[], datetime] = utc_now,
         backoff: Backoff | None = None,
+        sns_fetch: Callable[[str], bytes] = sns_get,
     ) -> None:
         self.settings = settings
+        self._sns_fetch = sns_fetch
         self._sock = sock
         self._clock = clock
         self._backoff = backoff or Backoff()
@@ -104,7 +113,10 @@ class BotRuntime:
             token = await ensure_command(mm, team_id, s.command_trigger, s.public_url) or token
         if not token:
             log.error("no slash-command token: /%s will be refused until BOT_COMMAND_TOKEN is set", s.command_trigger)
-        verifier = SnsVerifier(frozenset(s.sns_allowed_topics), sns_get, utc_now, trust_mode=s.sns_trust_mode)
+        verifier = SnsVerifier(
+            frozenset(s.sns_allowed_topics), self._sns_fetch, self._clock, trust_mode=s.sns_trust_mode
+        )
+        alarms, alarm_buttons = await self._alarms(mm)
         endpoints = Endpoints(
             core=core,
             command_token=token,
@@ -113,6 +125,9 @@ class BotRuntime:
             spawn=self.spawn,
             healthy=self._health(backend),
             confirm_subscription=self._confirm,
+            alarms=alarms,
+            alarm_buttons=alarm_buttons,
+            runbooks_dir=self._runbook_path().parent if not s.runbook_docs_url else None,
         )
         if s.websocket:
             direct = DirectMessages(core, s.command_trigger, s.replica_index, s.replica_count, self.spawn)
@@ -120,6 +135,24 @@ class BotRuntime:
             self._ws_task = asyncio.get_running_loop().create_task(self.websocket.connect(direct.on_message))
         await self._serve(build_app(endpoints))
         log.info("bot %s listening on %s:%d", mm.bot_username, s.listen_host, self.port)
+
+    def _runbook_path(self) -> Path:
+        return self.settings.runbook_file or Path(__file__).resolve().parents[1] / "docs" / "runbooks" / RUNBOOK_FILE
+
+    async def _alarms(self, mm: MattermostClient) -> tuple[AlarmIntake, AlarmButtons]:
+        s = self.settings
+        channel_id = await mm.channel_id(s.team_name, s.oncall_channel)
+        runbook = load_runbook(self._runbook_path(), docs_base_url=s.runbook_docs_url or s.public_url + "/runbooks")
+        signer = AlarmContextSigner(s.action_key_bytes())
+        action_url = s.public_url + "/mattermost/actions"
+        post_settings = AlarmPostSettings(
+            runbook_url=runbook.url,
+            oncall_group_mention=s.oncall_group_mention,
+            action_url=action_url,
+            sign_context=signer.sign,
+        )
+        intake = AlarmIntake(mm, channel_id, runbook, post_settings, self._clock)
+        return intake, AlarmButtons(mm, channel_id, signer, action_url, self._clock)
 
     def _health(self, backend: Backend) -> Callable[[], Coroutine[Any, Any, dict[str, bool]]]:
         async def healthy() -> dict[str, bool]:

@@ -43,6 +43,13 @@ class BotSettings(BaseModel):
     # SNS
     sns_trust_mode: Literal["aws", "local-unsigned"] = "aws"
     sns_allowed_topics: tuple[str, ...] = ()
+    # Alarms (jit-alarms on /sns): where they are posted, who High alarms page, where the runbooks live.
+    oncall_channel: str = "oncall"
+    oncall_group_mention: str = Field(default="@oncall", pattern=r"^@[A-Za-z0-9._-]{1,64}$")
+    # Base URL of docs/runbooks for links in alarm posts; empty means the bot's own /runbooks/.
+    runbook_docs_url: str = ""
+    # The runbook file parsed for alarm posts; empty means docs/runbooks/01-monitoring-alarms.md here.
+    runbook_file: Path | None = None
     # Service
     listen_host: str = "127.0.0.1"
     listen_port: int = Field(default=8080, ge=0, le=65535)
@@ -57,6 +64,13 @@ class BotSettings(BaseModel):
     def _http_url(cls, value: str) -> str:
         if urlsplit(value).scheme not in ("http", "https") or not urlsplit(value).hostname:
             raise ValueError("must be an http(s) URL")
+        return value.rstrip("/")
+
+    @field_validator("runbook_docs_url")
+    @classmethod
+    def _optional_http_url(cls, value: str) -> str:
+        if value and (urlsplit(value).scheme not in ("http", "https") or not urlsplit(value).hostname):
+            raise ValueError("must be an http(s) URL or empty")
         return value.rstrip("/")
 
     @field_validator("sns_allowed_topics", mode="before")

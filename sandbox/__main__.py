@@ -1,8 +1,10 @@
 """``python -m sandbox``: the whole system on this machine for a human to try.
 
 The local backend stack (moto + JIT API), the Mattermost emulator and the bot, wired together:
-the bot registers /jit in the emulator and its /sns is subscribed to ``jit-events``. Then act as
-the seed users with ``python -m sandbox.mattermost.cli``.
+the bot registers /jit in the emulator and its /sns is subscribed to ``jit-events`` and
+``jit-alarms`` (trust mode local-unsigned: moto does not sign, loopback senders only). Then act as
+the seed users with ``python -m sandbox.mattermost.cli`` and fire alarms with
+``python -m backend.local.fire_alarm``.
 """
 
 from __future__ import annotations
@@ -55,7 +57,8 @@ def main(argv: list[str] | None = None) -> int:
         aws_portal_url="https://d-sandbox.awsapps.com/start",
     )
     bot = BotThread(settings).start()
-    stack.subscribe_http(stack.provisioned.events_topic_arn, f"http://127.0.0.1:{bot.port}/sns")
+    for topic in (stack.provisioned.events_topic_arn, stack.provisioned.alarms_topic_arn):
+        stack.subscribe_http(topic, f"http://127.0.0.1:{bot.port}/sns")
     print(describe(stack.api_url, stack.moto_url, emulator, bot.port), flush=True)
     stopped = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stopped.set())
@@ -81,7 +84,7 @@ def describe(api_url: str, moto_url: str, emulator: object, bot_port: int) -> st
         [
             "JIT sandbox is up (Ctrl-C stops everything).",
             f"  Mattermost emulator: {emulator.url}   (team jit; channels jit-approvals, oncall)",
-            f"  JIT bot:             http://127.0.0.1:{bot_port}   (/healthz, /sns subscribed to jit-events)",
+            f"  JIT bot:             http://127.0.0.1:{bot_port}   (/healthz; /sns gets jit-events, jit-alarms)",
             f"  JIT API:             {api_url}",
             f"  AWS APIs (moto):     {moto_url}",
             "  Seed users (policy: alice/bob/carol engineers; bob and carol approve; dave is admin):",
@@ -92,6 +95,10 @@ def describe(api_url: str, moto_url: str, emulator: object, bot_port: int) -> st
             f"    {cli} click bob <post id> approve",
             f"    {cli} ephemerals alice",
             f"    {cli} as alice /jit list",
+            "  Alarms (posted to ~oncall; the eight names are in docs/runbooks/01-monitoring-alarms.md):",
+            "    python -m backend.local.fire_alarm JIT-LambdaErrorRate --value 7.3",
+            "    python -m backend.local.fire_alarm JIT-LambdaErrorRate --state OK",
+            f"    {cli} read oncall                 # the alarm post; click ack / mute on it like the card",
         ]
     )
 

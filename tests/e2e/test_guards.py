@@ -196,7 +196,7 @@ def test_healthz_reports_websocket_and_backend(system: System) -> None:
     assert (reply.status_code, reply.json()) == (200, {"websocket": True, "backend": True})
 
 
-def test_alarm_notifications_are_not_handled_yet_and_say_501(system: System) -> None:
+def test_alarm_topic_message_that_is_no_alarm_is_refused_and_nothing_posted(system: System) -> None:
     bot = system.start_bot(subscribe=False)
     envelope = {
         "Type": "Notification",
@@ -209,7 +209,8 @@ def test_alarm_notifications_are_not_handled_yet_and_say_501(system: System) -> 
         "SigningCertURL": "https://sns.eu-central-1.amazonaws.com/x.pem",
     }
     reply = requests.post(f"http://127.0.0.1:{bot.port}/sns", data=json.dumps(envelope), timeout=10)
-    assert reply.status_code == 501
+    assert reply.status_code == 400
+    assert system.mm.posts("oncall") == []
     other_topic = envelope | {"TopicArn": "arn:aws:sns:eu-central-1:123456789012:someone-else"}
     assert (
         requests.post(f"http://127.0.0.1:{bot.port}/sns", data=json.dumps(other_topic), timeout=10).status_code == 403
