@@ -87,7 +87,7 @@ def describe(api_url: str, moto_url: str, emulator: object, bot_port: int) -> st
             f"  JIT bot:             http://127.0.0.1:{bot_port}   (/healthz; /sns gets jit-events, jit-alarms)",
             f"  JIT API:             {api_url}",
             f"  AWS APIs (moto):     {moto_url}",
-            "  Seed users (alice requests; bob and carol approve; dave is on call, an admin, with standing prod ReadOnly):",
+            "  Seed users (alice asks; bob, carol approve; dave: on call, admin, standing prod ReadOnly):",
             users,
             "  Try it:",
             f"    {cli} as alice /jit request prod AdministratorAccess 1h investigating INC-123",
