@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Self
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, field_validator, model_validator
 
 from backend.domain.errors import InvalidRequest, NotAuthorized
 from backend.domain.models import AccessRequest, Person
@@ -45,6 +45,9 @@ class Principals(_Frozen):
         return person.email.lower() in emails or bool(self.groups & groups)
 
 
+MAX_GRANT = timedelta(days=7)  # the access workflow times out after 8 days (JIT-StepFunctionTimeout)
+
+
 class Rule(_Frozen):
     name: str
     accounts: frozenset[str]  # account names
@@ -55,6 +58,13 @@ class Rule(_Frozen):
     approvals_required: int = Field(default=1, ge=1, le=5)
     auto_approve: bool = False
     approval_timeout: Duration = timedelta(hours=1)
+
+    @field_validator("max_duration")
+    @classmethod
+    def _within_the_workflow_timeout(cls, value: timedelta) -> timedelta:
+        if value > MAX_GRANT:
+            raise ValueError("may be at most 7d (the access workflow times out after 8 days)")
+        return value
 
 
 class Policy(_Frozen):

@@ -91,3 +91,10 @@ def test_rule_without_approvers_must_auto_approve():
 
 def test_policy_round_trips_through_json():
     assert Policy.model_validate_json(policy().model_dump_json()) == policy()
+
+
+def test_grants_longer_than_the_workflow_timeout_are_refused():
+    document = policy().model_dump(mode="json")
+    document["rules"][0]["max_duration"] = "8d"
+    with pytest.raises(ValidationError, match="at most 7d"):
+        Policy.model_validate(document)
