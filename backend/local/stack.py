@@ -142,6 +142,13 @@ class LocalStack:
         path = self.config.state_dir / "endpoints.json"
         path.write_text(json.dumps({"api_url": self.api_url, "moto_url": self.moto_url}), encoding="utf-8")
 
+    def restart_api_process(self) -> None:
+        """Serve the API from a fresh process (a cold Lambda container: empty key and policy caches)."""
+        self.process = build_process(self.settings, self.clients, self.deps)
+        self.lambdas.register("jit-api", self.process.handle)
+        if self._api is not None:
+            self._api.handler = self.process.api
+
     def reset(self) -> None:
         """Forget every resource and provision afresh (tests share one stack per process)."""
         reset_moto(self.moto_url)

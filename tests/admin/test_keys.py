@@ -10,7 +10,6 @@ import pytest
 from backend.api.client import BackendError, JitApiClient
 from backend.api.signing import RequestSigner, SigningKey, b64url_decode
 from backend.auth.keyset import KeyStatus
-from backend.handlers.api import build_process
 from tests.admin.conftest import ALICE
 
 
@@ -33,7 +32,7 @@ def _accepted(bot: JitApiClient) -> bool:
 
 def _new_api_container(stack) -> None:
     """A cold Lambda container: its key cache starts empty (a warm one refreshes within 5 minutes)."""
-    stack._api.handler = build_process(stack.settings, stack.clients, stack.deps).api
+    stack.restart_api_process()
 
 
 def test_rotation_drill_no_valid_request_rejected_and_retired_key_refused(stack, admin, tmp_path):
