@@ -6,12 +6,14 @@ the card never goes back to an older version; DMs and history lines are posted o
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from pydantic import ValidationError
 
 from alarms.sns import SeenMessages
 from backend.api.contract import LifecycleEvent
+from bot import posts
 from bot.core import Core
 
 log = logging.getLogger("bot.events")
@@ -29,9 +31,11 @@ def parse_event(message: str) -> LifecycleEvent:
 
 
 class LifecycleHandler:
-    def __init__(self, core: Core, seen: SeenMessages | None = None) -> None:
+    def __init__(self, core: Core, oncall_channel_id: str, seen: SeenMessages | None = None) -> None:
         self._core = core
+        self._oncall = oncall_channel_id
         self._seen = seen or SeenMessages()
+        self._oncall_lock = asyncio.Lock()  # concurrent deliveries must not both miss the other's post
 
     async def handle(self, event: LifecycleEvent) -> None:
         """Raises ``MattermostUnavailable`` when Mattermost fails, so SNS delivers again."""
@@ -42,5 +46,19 @@ class LifecycleHandler:
             await self._core.cards.render(event.request)
             await self._core.cards.add_history(event)
             await self._core.cards.tell_requester(event)
+        else:
+            await self._tell_oncall(event)
         self._seen.mark(event.event_id)  # only after success: a failed post is retried by SNS
         log.info("lifecycle event %s (%s) handled", event.event_id, event.type)
+
+    async def _tell_oncall(self, event: LifecycleEvent) -> None:
+        """Drift and break-glass sweeps concern no single request: on-call hears of them, once.
+
+        The reconciler reports standing drift on every run; the same drift is posted once a day.
+        """
+        async with self._oncall_lock:  # concurrent deliveries must not both miss the other's post
+            recent = await self._core.mm.recent_posts(self._oncall)
+            if posts.already_told(recent, event, self._core.clock()):
+                return
+            props = {posts.PROP_EVENT: event.event_id, posts.PROP_SYSTEM: posts.system_key(event)}
+            await self._core.mm.create_post(self._oncall, posts.system_event_line(event), props)

@@ -7,7 +7,7 @@ DM or history line) so any replica can tell what a post already shows.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from backend.api.contract import LifecycleEvent, RequestView
@@ -18,6 +18,7 @@ Props = dict[str, Any]
 PROP_REQUEST: Final = "jit_request_id"
 PROP_VERSION: Final = "jit_version"
 PROP_EVENT: Final = "jit_event_id"
+PROP_SYSTEM: Final = "jit_system_event"  # type and detail of a drift or break-glass event
 
 _COLOURS: Final = {
     RequestStatus.PENDING: "#1c58d9",
@@ -170,3 +171,36 @@ def requester_dm(event: LifecycleEvent, portal_url: str) -> str | None:
 def request_summary(view: RequestView) -> str:
     """One list line: id, target, status."""
     return f"- `{view.request_id}` {_target(view)} for {view.duration}: {status_line(view)}"
+
+
+_SYSTEM_TITLES: Final = {
+    "access.drift_detected": ":warning: **Access drift** (a managed permission set held by no JIT request)",
+    "access.break_glass": ":rotating_light: **Break-glass revoke**",
+}
+
+
+def system_event_line(event: LifecycleEvent) -> str:
+    """An event about access rather than one request (drift, a break-glass sweep), for on-call."""
+    title = _SYSTEM_TITLES.get(event.type, f"**{event.type}**")
+    detail = neutralise(event.detail or "", 1000, single_line=True)
+    who = f" by {username(event.actor.username)}" if event.actor else ""
+    return bound_post(f"{title}{who}: {detail} ({when(event.occurred_at)})")
+
+
+REPEAT_SYSTEM_EVENTS_AFTER: Final = timedelta(hours=24)
+
+
+def system_key(event: LifecycleEvent) -> str:
+    return f"{event.type}|{event.detail or ''}"
+
+
+def already_told(recent: list[dict[str, Any]], event: LifecycleEvent, now: datetime) -> bool:
+    """This event, or the same drift within the last day, is already in the channel."""
+    since_ms = (now - REPEAT_SYSTEM_EVENTS_AFTER).timestamp() * 1000
+    for post in recent:
+        props = post.get("props") or {}
+        if props.get(PROP_EVENT) == event.event_id:
+            return True
+        if props.get(PROP_SYSTEM) == system_key(event) and post.get("create_at", 0) >= since_ms:
+            return True
+    return False

@@ -116,12 +116,13 @@ class BotRuntime:
         verifier = SnsVerifier(
             frozenset(s.sns_allowed_topics), self._sns_fetch, self._clock, trust_mode=s.sns_trust_mode
         )
-        alarms, alarm_buttons = await self._alarms(mm)
+        oncall_id = await mm.channel_id(s.team_name, s.oncall_channel)
+        alarms, alarm_buttons = self._alarms(mm, oncall_id)
         endpoints = Endpoints(
             core=core,
             command_token=token,
             sns=verifier,
-            lifecycle=LifecycleHandler(core),
+            lifecycle=LifecycleHandler(core, oncall_id),
             spawn=self.spawn,
             healthy=self._health(backend),
             confirm_subscription=self._confirm,
@@ -139,9 +140,8 @@ class BotRuntime:
     def _runbook_path(self) -> Path:
         return self.settings.runbook_file or Path(__file__).resolve().parents[1] / "docs" / "runbooks" / RUNBOOK_FILE
 
-    async def _alarms(self, mm: MattermostClient) -> tuple[AlarmIntake, AlarmButtons]:
+    def _alarms(self, mm: MattermostClient, channel_id: str) -> tuple[AlarmIntake, AlarmButtons]:
         s = self.settings
-        channel_id = await mm.channel_id(s.team_name, s.oncall_channel)
         runbook = load_runbook(self._runbook_path(), docs_base_url=s.runbook_docs_url or s.public_url + "/runbooks")
         signer = AlarmContextSigner(s.action_key_bytes())
         action_url = s.public_url + "/mattermost/actions"
