@@ -124,6 +124,18 @@ class Signer:
         return self.sign(body, version)
 
 
+class CertHost:
+    """The certificate fetcher handed to a verifier: serves PEMs by URL and records every fetch."""
+
+    def __init__(self, store: dict[str, bytes]) -> None:
+        self.store = store
+        self.fetched: list[str] = []
+
+    def __call__(self, url: str) -> bytes:
+        self.fetched.append(url)
+        return self.store[url]
+
+
 def encode(body: dict[str, Any]) -> bytes:
     return json.dumps(body, indent=2).encode()
 

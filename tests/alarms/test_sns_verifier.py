@@ -24,6 +24,7 @@ from tests.alarms.conftest import (
     CERT_URL,
     EVENTS_TOPIC,
     NOW,
+    CertHost,
     LocalCa,
     Signer,
     aws_string_to_sign,
@@ -32,18 +33,6 @@ from tests.alarms.conftest import (
 )
 
 ALLOWED = frozenset({ALARM_TOPIC, EVENTS_TOPIC})
-
-
-class CertHost:
-    """Fake certificate host: serves PEMs by URL and records every fetch."""
-
-    def __init__(self, store: dict[str, bytes]) -> None:
-        self.store = store
-        self.fetched: list[str] = []
-
-    def __call__(self, url: str) -> bytes:
-        self.fetched.append(url)
-        return self.store[url]
 
 
 @pytest.fixture

@@ -24,6 +24,7 @@ from tests.alarms.conftest import (
     CERT_URL,
     EVENTS_TOPIC,
     NOW,
+    CertHost,
     LocalCa,
     Signer,
     fixture_text,
@@ -42,18 +43,6 @@ def ca() -> LocalCa:
 @pytest.fixture(scope="module")
 def leaf(ca: LocalCa) -> tuple[rsa.RSAPrivateKey, bytes]:
     return ca.issue("sns.amazonaws.com", not_before=NOW - timedelta(days=30), not_after=NOW + timedelta(days=300))
-
-
-class CertHost:
-    """The certificate fetcher handed to the bot: serves PEMs by URL, records every fetch."""
-
-    def __init__(self, store: dict[str, bytes]) -> None:
-        self.store = store
-        self.fetched: list[str] = []
-
-    def __call__(self, url: str) -> bytes:
-        self.fetched.append(url)
-        return self.store[url]
 
 
 def start_bot(
