@@ -1,5 +1,7 @@
 """Mattermost REST through mattermostdriver, every call on a worker thread so the loop never stalls.
 
+A 429 is retried after the wait the server asks for, within a small budget (`RateLimitRetry`).
+
 Commands are called by path (``client.get/post/put``) where the driver's endpoint helpers are
 wrong (``update_command`` glues ids without a slash, CONTRACT a).
 """
@@ -8,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
+from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -21,14 +24,50 @@ from backend.domain.models import Person
 
 T = TypeVar("T")
 Json = dict[str, Any]
+Sleep = Callable[[float], Awaitable[None]]
 
 
 class MattermostUnavailable(Exception):
-    """Mattermost could not be reached or refused a call we need; ``forbidden`` on HTTP 403."""
+    """Mattermost could not be reached or refused a call we need.
 
-    def __init__(self, message: str, *, forbidden: bool = False) -> None:
+    ``forbidden`` on HTTP 403; ``rate_limited`` when 429s outlasted the retry budget.
+    """
+
+    def __init__(self, message: str, *, forbidden: bool = False, rate_limited: bool = False) -> None:
         super().__init__(message)
         self.forbidden = forbidden
+        self.rate_limited = rate_limited
+
+
+@dataclass(frozen=True)
+class RateLimitRetry:
+    """How long one call may wait out HTTP 429s before giving up (CONTRACT f)."""
+
+    max_retries: int = 3
+    max_total_wait: float = 10.0
+    default_wait: float = 1.0  # when the 429 names no wait at all
+
+    def wait_for(self, response: requests.Response | None) -> float:
+        """Retry-After, else X-RateLimit-Reset (seconds from now, not an epoch), else the default."""
+        headers = response.headers if response is not None else {}
+        for name in ("Retry-After", "X-RateLimit-Reset"):
+            seconds = _seconds(headers.get(name))
+            if seconds is not None:
+                return seconds
+        return self.default_wait
+
+
+def _seconds(value: str | None) -> float | None:
+    try:
+        seconds = float(value) if value is not None else None
+    except ValueError:  # e.g. an HTTP-date, which Mattermost never sends
+        return None
+    return seconds if seconds is not None and 0 <= seconds < float("inf") else None
+
+
+def _status(exc: BaseException) -> int | None:
+    response = getattr(exc, "response", None)
+    return response.status_code if isinstance(response, requests.Response) else None
 
 
 def driver_options(url: str, token: str, *, verify: bool | str = True, timeout: float = 10.0) -> Json:
@@ -48,20 +87,45 @@ def driver_options(url: str, token: str, *, verify: bool | str = True, timeout: 
 
 
 class MattermostClient:
-    def __init__(self, driver: Driver, executor: Executor, timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        driver: Driver,
+        executor: Executor,
+        timeout: float = 10.0,
+        *,
+        retry: RateLimitRetry | None = None,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
         self.driver = driver
         self._executor = executor
         self._timeout = timeout
+        self._retry = retry or RateLimitRetry()
+        self._sleep = sleep  # waits on the loop, so a rate-limited call holds no worker thread
         self.bot_user_id = ""
         self.bot_username = ""
 
     async def _run(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run ``call`` on a worker thread, retrying HTTP 429 within the budget.
+
+        Retrying is safe for every call, POST /posts included: Mattermost rate-limits in
+        middleware before any handler runs, so a 429'd request changed nothing (CONTRACT f).
+        """
         loop = asyncio.get_running_loop()
-        try:
-            return await loop.run_in_executor(self._executor, functools.partial(call, *args, **kwargs))
-        except requests.RequestException as exc:  # includes the driver's mapped HTTP errors' bases
-            forbidden = isinstance(exc, NotEnoughPermissions)
-            raise MattermostUnavailable(f"Mattermost call failed: {type(exc).__name__}", forbidden=forbidden) from exc
+        waited, retries = 0.0, 0
+        while True:
+            try:
+                return await loop.run_in_executor(self._executor, functools.partial(call, *args, **kwargs))
+            except requests.RequestException as exc:  # includes the driver's mapped HTTP errors' bases
+                if _status(exc) != 429:
+                    forbidden = isinstance(exc, NotEnoughPermissions)
+                    message = f"Mattermost call failed: {type(exc).__name__}"
+                    raise MattermostUnavailable(message, forbidden=forbidden) from exc
+                wait = self._retry.wait_for(exc.response)
+                if retries >= self._retry.max_retries or waited + wait > self._retry.max_total_wait:
+                    message = f"Mattermost rate limit: gave up after {retries} retries and {waited:g} s"
+                    raise MattermostUnavailable(message, rate_limited=True) from exc
+            retries, waited = retries + 1, waited + wait
+            await self._sleep(wait)
 
     @property
     def token(self) -> str:

@@ -1,7 +1,8 @@
 """Local Mattermost emulator held to the official OpenAPI spec (see shared/mattermost-api)."""
 
 from sandbox.mattermost.errors import AppError, Violation
+from sandbox.mattermost.ratelimit import RateLimit
 from sandbox.mattermost.server import MattermostEmulator
 from sandbox.mattermost.service import ClickResult, CommandResult, DialogResult
 
-__all__ = ["AppError", "ClickResult", "CommandResult", "DialogResult", "MattermostEmulator", "Violation"]
+__all__ = ["AppError", "ClickResult", "CommandResult", "DialogResult", "MattermostEmulator", "RateLimit", "Violation"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.applications import Starlette
@@ -16,6 +17,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from sandbox.mattermost.errors import AppError
 from sandbox.mattermost.hub import Connection, Event
+from sandbox.mattermost.ratelimit import LIMITED_BODY, RateLimiter
 from sandbox.mattermost.rest import HANDLERS, UNAUTHENTICATED, Call
 from sandbox.mattermost.service import Mattermost
 from sandbox.mattermost.spec import OpenApiSpec, RouteMiss
@@ -28,7 +30,7 @@ def _error(error: AppError) -> JSONResponse:
     return JSONResponse(error.body(), status_code=error.status)
 
 
-def build_app(mm: Mattermost, spec: OpenApiSpec) -> Starlette:
+def build_app(mm: Mattermost, spec: OpenApiSpec, limiter: RateLimiter | None = None) -> Starlette:
     async def api(request: Request) -> Response:
         path = request.url.path
         where = f"{request.method} {path}"
@@ -81,9 +83,34 @@ def build_app(mm: Mattermost, spec: OpenApiSpec) -> Starlette:
         WebSocketRoute("/api/v4/websocket", websocket),
         Route("/hooks/commands/{hook_id}", command_hook, methods=["POST"]),
         *sandbox_routes(mm),
-        Route("/api/v4/{rest:path}", api, methods=["GET", "POST", "PUT", "DELETE", "PATCH"]),
+        Route("/api/v4/{rest:path}", _rate_limited(limiter, api), methods=["GET", "POST", "PUT", "DELETE", "PATCH"]),
     ]
     return Starlette(routes=routes)
+
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def _rate_limited(limiter: RateLimiter | None, endpoint: Endpoint) -> Endpoint:
+    """Mattermost limits in middleware, before routing or any handler runs (CONTRACT f)."""
+
+    async def limited(request: Request) -> Response:
+        decision = limiter.check(_limit_key(request)) if limiter else None
+        if decision is not None and decision.limited:
+            return PlainTextResponse(LIMITED_BODY, status_code=429, headers=decision.headers())
+        response = await endpoint(request)
+        if decision is not None:
+            response.headers.update(decision.headers())
+        return response
+
+    return limited
+
+
+def _limit_key(request: Request) -> str:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return "addr:" + (request.client.host if request.client else "")
 
 
 def _authenticate(mm: Mattermost, request: Request) -> User | None:

@@ -19,6 +19,7 @@ from sandbox.mattermost.app import build_app
 from sandbox.mattermost.errors import Violation
 from sandbox.mattermost.hub import Event, Hub
 from sandbox.mattermost.posts import Post
+from sandbox.mattermost.ratelimit import RateLimit, RateLimiter
 from sandbox.mattermost.seed import load_seed
 from sandbox.mattermost.service import ClickResult, CommandResult, DialogResult, Mattermost
 from sandbox.mattermost.spec import OpenApiSpec
@@ -38,12 +39,14 @@ class MattermostEmulator:
         http: requests.Session | None = None,
         ws_ping_interval: float = 30.0,
         integration_timeout: float = 30.0,
+        rate_limit: RateLimit | None = None,
     ) -> None:
         self.host = host
         self.port = port
         self.spec = spec or OpenApiSpec(spec_path)
         store = Store(load_seed(seed_path), int(clock() * 1000))
         self.mm = Mattermost(store, Hub(), http or requests.Session(), clock, lambda: self.url, integration_timeout)
+        self.limiter = RateLimiter(rate_limit, clock)  # off (no headers, no 429) unless rate_limit
         self._ws_ping_interval = ws_ping_interval
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -65,7 +68,7 @@ class MattermostEmulator:
         sock.bind((self.host, self.port))
         self.port = sock.getsockname()[1]
         config = uvicorn.Config(
-            build_app(self.mm, self.spec),
+            build_app(self.mm, self.spec, self.limiter),
             log_level="warning",
             ws="websockets-sansio",
             ws_ping_interval=self._ws_ping_interval,
@@ -120,6 +123,19 @@ class MattermostEmulator:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+    # rate limiting (CONTRACT f) ---------------------------------------------------------------------
+    def force_rate_limit(self, username: str, count: int, retry_after: int = 1) -> None:
+        """Answer the user's next ``count`` REST calls with 429 and ``Retry-After: retry_after``."""
+        self.limiter.force(self.token(username), count, retry_after)
+
+    def forced_rate_limits_left(self, username: str) -> int:
+        return self.limiter.forced_left(self.token(username))
+
+    @property
+    def rate_limited_count(self) -> int:
+        """How many 429s the server has answered so far."""
+        return self.limiter.limited_count
 
     # inspection ------------------------------------------------------------------------------------
     @property
