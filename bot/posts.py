@@ -135,6 +135,7 @@ def history_line(event: LifecycleEvent) -> str | None:
         "request.revoked": "Access revoked",
         "request.revoke_failed": "Revoking failed; the reconciler will retry",
         "request.error": f"Error: {neutralise(view.last_error or 'the grant failed', 300)}",
+        "access.break_glass": f"{actor} revoked access with break-glass{note}",
     }
     line = lines.get(event.type)
     return bound_post(line) if line else None

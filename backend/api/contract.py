@@ -130,7 +130,6 @@ EventType = Literal[
     "request.revoked",
     "request.revoke_failed",
     "request.error",
-    "request.card_placed",
     "access.drift_detected",
     "access.break_glass",
 ]

@@ -34,8 +34,6 @@ class LambdaRegistry:
 
     def __init__(self) -> None:
         self._handlers: dict[str, LambdaHandler] = {}
-        self.invocations: list[tuple[str, dict[str, Any]]] = []
-        self._lock = threading.Lock()
 
     def register(self, name: str, handler: LambdaHandler) -> None:
         self._handlers[name] = handler
@@ -47,8 +45,6 @@ class LambdaRegistry:
             response_headers["x-amz-function-error"] = "Unhandled"
             return json.dumps({"errorType": "ResourceNotFoundException", "errorMessage": name}).encode()
         event = json.loads(body) if body else {}
-        with self._lock:
-            self.invocations.append((name, event))
         try:
             result = handler(event, None)
         except Exception as exc:  # noqa: BLE001 - becomes the function error the state machine matches on
@@ -63,10 +59,8 @@ class _ScaledTime:
 
     def __init__(self, factor: float) -> None:
         self.factor = factor
-        self.requested: list[float] = []
 
     def sleep(self, seconds: float) -> None:
-        self.requested.append(seconds)
         if self.factor > 0:
             time.sleep(seconds * self.factor)
 
@@ -96,7 +90,7 @@ def _serialise_dynamodb() -> None:
         setattr(DynamoDBBackend, name, serialised)
 
 
-def install_patches(registry: LambdaRegistry, clock: Clock, retry_sleep_factor: float) -> _ScaledTime:
+def install_patches(registry: LambdaRegistry, clock: Clock, retry_sleep_factor: float) -> None:
     from moto.awslambda_simple.models import LambdaSimpleBackend
     from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
     from moto.stepfunctions.parser.asl.component.state.wait.wait_function.timestamp import Timestamp
@@ -120,9 +114,7 @@ def install_patches(registry: LambdaRegistry, clock: Clock, retry_sleep_factor: 
     _serialise_dynamodb()
     LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign,assignment]
     Timestamp._eval_body = wait_for_timestamp  # type: ignore[method-assign]
-    scaled = _ScaledTime(retry_sleep_factor)
-    setattr(retrier_decl, "time", scaled)  # noqa: B010 - replacing a module the interpreter imported
-    return scaled
+    setattr(retrier_decl, "time", _ScaledTime(retry_sleep_factor))  # noqa: B010 - replacing a module the interpreter imported
 
 
 def _wait_until(clock: Clock, target: datetime, env: Any) -> None:

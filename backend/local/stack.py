@@ -81,7 +81,7 @@ class LocalStack:
     def start(self) -> LocalStack:
         port = self.config.moto_port if self.options.moto_port is None else self.options.moto_port
         self._moto = start_moto_server(port)
-        self.retry_sleeps = install_patches(self.lambdas, self.clock, self.options.retry_sleep_factor)
+        install_patches(self.lambdas, self.clock, self.options.retry_sleep_factor)
         self._provision()
         api_port = self.config.api_port if self.options.api_port is None else self.options.api_port
         self._api = LocalApiServer(api_port, self.process.api)

@@ -76,5 +76,8 @@ def test_history_lines() -> None:
     assert posts.history_line(event("request.denied", view(), BOB, detail="@all no")) == (
         "@\u200bbob denied the request: @\u200ball no"
     )
-    assert posts.history_line(event("request.card_placed", view())) is None
+    assert posts.history_line(event("access.drift_detected", view())) is None
+    assert posts.history_line(event("access.break_glass", view(), BOB, detail="INC-9")) == (
+        "@\u200bbob revoked access with break-glass: INC-9"
+    )
     assert posts.history_line(event("request.created", view(), ALICE)) is not None
