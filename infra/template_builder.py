@@ -17,10 +17,8 @@ import yaml
 
 from alarms.catalogue import API_FUNCTION_NAME, DEFAULT_API_NAME, RECONCILER_FUNCTION_NAME, cloudformation_resources
 from backend.adapters import tables
+from backend.names import ALARMS_TOPIC_NAME, EVENTS_TOPIC_NAME, KEYSET_SECRET_NAME, STATE_MACHINE_NAME
 
-STATE_MACHINE_NAME = "jit-access"
-EVENTS_TOPIC = "jit-events"
-ALARMS_TOPIC = "jit-alarms"
 SCHEDULE = "rate(15 minutes)"
 RUNTIME = "python3.12"
 
@@ -97,7 +95,7 @@ def parameters() -> dict[str, Any]:
         },
         "KeysetSecretName": {
             "Type": "String",
-            "Default": "jit/hmac-keyset",
+            "Default": KEYSET_SECRET_NAME,
             "Description": "Name of the Secrets Manager secret holding the HMAC key set",
         },
         "CodeBucket": {"Type": "String", "Description": "S3 bucket holding the Lambda zip (infra/deploy.sh uploads)"},
@@ -494,8 +492,8 @@ def _subscription(topic: str) -> dict[str, Any]:
 
 def messaging() -> dict[str, Any]:
     return {
-        "EventsTopic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": EVENTS_TOPIC}},
-        "AlarmsTopic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": ALARMS_TOPIC}},
+        "EventsTopic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": EVENTS_TOPIC_NAME}},
+        "AlarmsTopic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": ALARMS_TOPIC_NAME}},
         "DeliveryDeadLetterQueue": {
             "Type": "AWS::SQS::Queue",
             "Properties": {

@@ -18,14 +18,11 @@ from backend.auth.keyset import KeySet, KeyStatus, generate_key
 from backend.domain.models import Person
 from backend.domain.policy import Policy
 from backend.local.config import LocalStackConfig
+from backend.names import ALARMS_TOPIC_NAME, EVENTS_TOPIC_NAME, KEYSET_SECRET_NAME, STATE_MACHINE_NAME
 from backend.wiring import Clients
 from backend.workflow.definition import load_definition
 
 ACCOUNT_ID = "123456789012"  # moto's default account
-KEYSET_SECRET = "jit/hmac-keyset"  # noqa: S105 - the secret's name, not a secret
-STATE_MACHINE = "jit-access"
-EVENTS_TOPIC = "jit-events"
-ALARMS_TOPIC = "jit-alarms"
 SYSTEM = Person(user_id="local-stack", username="local-stack", email="local-stack@localhost")
 
 
@@ -72,12 +69,12 @@ def provision(config: LocalStackConfig, clients: Clients, now: datetime) -> Prov
             PrincipalId=user_ids[standing.user],
         )
     bot_key = generate_key(f"bot-local-{now:%Y%m%d}", status=KeyStatus.ACTIVE)
-    write_keyset(clients.secretsmanager, KEYSET_SECRET, KeySet(keys=[bot_key]), create_if_missing=True)
+    write_keyset(clients.secretsmanager, KEYSET_SECRET_NAME, KeySet(keys=[bot_key]), create_if_missing=True)
     _write_bot_key(config, bot_key.id, bot_key.secret)
-    events = clients.sns.create_topic(Name=EVENTS_TOPIC)["TopicArn"]
-    alarms = clients.sns.create_topic(Name=ALARMS_TOPIC)["TopicArn"]
+    events = clients.sns.create_topic(Name=EVENTS_TOPIC_NAME)["TopicArn"]
+    alarms = clients.sns.create_topic(Name=ALARMS_TOPIC_NAME)["TopicArn"]
     machine = clients.stepfunctions.create_state_machine(
-        name=STATE_MACHINE,
+        name=STATE_MACHINE_NAME,
         definition=load_definition(function_arn(config.region, "jit-api")),
         roleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/jit-access-workflow",
         type="STANDARD",
@@ -90,7 +87,7 @@ def provision(config: LocalStackConfig, clients: Clients, now: datetime) -> Prov
         alarms_topic_arn=alarms,
         instance_arn=instance_arn,
         identity_store_id=store_id,
-        keyset_secret_id=KEYSET_SECRET,
+        keyset_secret_id=KEYSET_SECRET_NAME,
         bot_key_id=bot_key.id,
         user_ids=user_ids,
         permission_set_arns=ps_arns,

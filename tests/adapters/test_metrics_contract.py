@@ -22,3 +22,10 @@ def test_emf_line_has_no_dimensions_so_the_alarm_sees_it(capsys):
     alarm = CATALOGUE_BY_NAME["JIT-HMACAuthFailures"]
     assert alarm.metric.metric_name == HMAC_AUTH_FAILURES
     assert alarm.metric.dimensions == ()
+
+
+def test_topic_names_match_the_alarms_library():
+    from alarms.sns import ALARM_TOPIC, LIFECYCLE_TOPIC
+    from backend.names import ALARMS_TOPIC_NAME, EVENTS_TOPIC_NAME
+
+    assert (LIFECYCLE_TOPIC, ALARM_TOPIC) == (EVENTS_TOPIC_NAME, ALARMS_TOPIC_NAME)

@@ -1,0 +1,14 @@
+"""Names of the deployed resources other than tables (those are in ``backend.adapters.tables``).
+
+One source for the template (infra/) and the local stack; ``alarms.sns`` keeps its own copy of the
+topic names (it imports nothing from backend) and a test holds the two equal.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+STATE_MACHINE_NAME: Final = "jit-access"
+EVENTS_TOPIC_NAME: Final = "jit-events"
+ALARMS_TOPIC_NAME: Final = "jit-alarms"
+KEYSET_SECRET_NAME: Final = "jit/hmac-keyset"  # noqa: S105 - the secret's name, not a secret
