@@ -54,7 +54,9 @@ class AlarmButtons:
             if click.channel_id != self._channel_id:
                 raise ContextRejected("wrong_post")
             root_post = await self._mm.get_post(click.post_id)
-            if root_post.get("channel_id") != self._channel_id or not alarm_posts.root_matches(root_post, ctx):
+            if root_post.get("channel_id") != self._channel_id or not alarm_posts.root_matches(
+                root_post, ctx, author=self._mm.bot_user_id
+            ):
                 raise ContextRejected("wrong_post")
         except ContextRejected as rejected:
             log.warning(
