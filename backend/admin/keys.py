@@ -82,7 +82,7 @@ class KeyStore:
 def _is_placeholder(text: str) -> bool:
     """The template's initial value: ``{"keys": []}``."""
     try:
-        return json.loads(text) == {"keys": []}
+        return bool(json.loads(text) == {"keys": []})
     except ValueError:
         return False
 
