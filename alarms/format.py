@@ -130,11 +130,15 @@ def latest_root(posts: Iterable[Mapping[str, Any]], alarm_name: str, *, author: 
 
 
 _MASS_MENTION = re.compile(r"@(?=(?:channel|here|all)\b)", re.IGNORECASE)
+# As in bot.neutralise: a zero-width space after each dot that precedes a host-name label leaves no
+# "www.evil.example/x.png" or "evil.example/path" for Mattermost to auto-link and preview.
+_HOST_DOT = re.compile(r"(?i)(?<=[a-z0-9-])\.(?=[a-z])")
 
 
 def neutralise(text: str, limit: int = 2000) -> str:
-    """No mass mentions, no images loading, bounded length (for text we did not write)."""
+    """No mass mentions, no images loading, no links or previews, bounded length (for text we did not write)."""
     text = _MASS_MENTION.sub("@\u200b", text).replace("<!", "<\u200b!").replace("![", "!\u200b[")
+    text = _HOST_DOT.sub(".\u200b", text)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

@@ -206,6 +206,14 @@ def test_mass_mentions_and_images_are_neutralised() -> None:
     assert neutralise("a" * 10, limit=5) == "aaaa…"
 
 
+@pytest.mark.parametrize("text", ["www.evil.example/x.png", "evil.example/path", "http://Evil.Example/a"])
+def test_bare_domains_in_alarm_text_are_not_left_to_auto_link(text: str) -> None:
+    safe = neutralise(text)
+    assert re.search(r"(?i)\b(?:[a-z0-9-]+\.)+[a-z]{2,}\b", safe) is None
+    assert safe.replace("\u200b", "") == text
+    assert neutralise("7.3 % > 5 % [3.0 (27/11/26 14:00:00)]") == "7.3 % > 5 % [3.0 (27/11/26 14:00:00)]"
+
+
 # --- thread rules -------------------------------------------------------------------------------
 
 OPENED = datetime(2026, 11, 27, 14, 0, tzinfo=UTC)
