@@ -86,16 +86,27 @@ def _prop_int(value: Any) -> int:
     return value if isinstance(value, int) else int(value) if isinstance(value, str) and value.isdigit() else 0
 
 
-def root_info(root_post: Mapping[str, Any], replies: Iterable[Mapping[str, Any]] = ()) -> RootInfo | None:
-    """Rebuild RootInfo from a post (and its thread replies) as Mattermost returns them."""
+def by_author(posts: Iterable[Mapping[str, Any]], author: str) -> list[Mapping[str, Any]]:
+    """Only the posts ``author`` wrote. Any channel member can put any props on their own posts,
+    so state is read back only from the bot's posts (``author`` is the bot's user id)."""
+    return [post for post in posts if author and post.get("user_id") == author]
+
+
+def root_info(
+    root_post: Mapping[str, Any], replies: Iterable[Mapping[str, Any]] = (), *, author: str
+) -> RootInfo | None:
+    """Rebuild RootInfo from a post (and its thread replies) as Mattermost returns them; posts by
+    anyone but ``author`` (the bot) count for nothing."""
     props = root_post.get("props") or {}
+    if not by_author([root_post], author):
+        return None
     if props.get(PROP_ROLE) != "root" or not props.get(PROP_NAME) or not props.get(PROP_EPISODE):
         return None
     try:
         episode = datetime.fromisoformat(str(props[PROP_EPISODE]))
     except ValueError:
         return None
-    flaps = [_prop_int((r.get("props") or {}).get(PROP_FLAP)) for r in replies]
+    flaps = [_prop_int((r.get("props") or {}).get(PROP_FLAP)) for r in by_author(replies, author)]
     return RootInfo(
         post_id=str(root_post.get("id", "")),
         alarm_name=str(props[PROP_NAME]),
@@ -105,22 +116,29 @@ def root_info(root_post: Mapping[str, Any], replies: Iterable[Mapping[str, Any]]
     )
 
 
-def latest_root(posts: Iterable[Mapping[str, Any]], alarm_name: str) -> RootInfo | None:
-    """The newest root post for ``alarm_name`` among channel posts (e.g. GET /channels/{id}/posts)."""
+def latest_root(posts: Iterable[Mapping[str, Any]], alarm_name: str, *, author: str) -> RootInfo | None:
+    """The newest root post for ``alarm_name`` that ``author`` (the bot) wrote, among channel posts
+    (e.g. GET /channels/{id}/posts)."""
     roots = [
         info
         for post in posts
-        if not post.get("root_id") and (info := root_info(post)) is not None and info.alarm_name == alarm_name
+        if not post.get("root_id")
+        and (info := root_info(post, author=author)) is not None
+        and info.alarm_name == alarm_name
     ]
     return max(roots, key=lambda r: r.episode, default=None)
 
 
 _MASS_MENTION = re.compile(r"@(?=(?:channel|here|all)\b)", re.IGNORECASE)
+# As in bot.neutralise: a zero-width space after each dot that precedes a host-name label leaves no
+# "www.evil.example/x.png" or "evil.example/path" for Mattermost to auto-link and preview.
+_HOST_DOT = re.compile(r"(?i)(?<=[a-z0-9-])\.(?=[a-z])")
 
 
 def neutralise(text: str, limit: int = 2000) -> str:
-    """No mass mentions, no images loading, bounded length (for text we did not write)."""
+    """No mass mentions, no images loading, no links or previews, bounded length (for text we did not write)."""
     text = _MASS_MENTION.sub("@\u200b", text).replace("<!", "<\u200b!").replace("![", "!\u200b[")
+    text = _HOST_DOT.sub(".\u200b", text)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

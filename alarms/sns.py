@@ -177,33 +177,69 @@ def _is_loopback(source_ip: str | None) -> bool:
 
 
 class _CertificateCache:
-    """Bounded LRU of parsed certificates by URL; safe to share between request threads."""
+    """Certificates by URL, safe to share between request threads: a bounded LRU of good ones, a
+    bounded memory of URLs that failed (not fetched again for ``failure_ttl``), and at most
+    ``max_fetches`` fetches in flight; past that a message is refused at once (SNS retries) instead
+    of queueing behind a slow host."""
 
-    def __init__(self, fetch: Callable[[str], bytes], maxsize: int) -> None:
+    def __init__(
+        self,
+        fetch: Callable[[str], bytes],
+        maxsize: int,
+        clock: Callable[[], datetime],
+        failure_ttl: timedelta,
+        max_fetches: int,
+    ) -> None:
         self._fetch = fetch
         self._maxsize = maxsize
+        self._clock = clock
+        self._failure_ttl = failure_ttl
         self._items: OrderedDict[str, x509.Certificate] = OrderedDict()
+        self._failed: OrderedDict[str, tuple[datetime, SnsRejected]] = OrderedDict()
         self._lock = threading.Lock()
+        self._fetching = threading.BoundedSemaphore(max_fetches)
 
     def get(self, url: str) -> x509.Certificate:
         with self._lock:
             if url in self._items:
                 self._items.move_to_end(url)
                 return self._items[url]
+            failed = self._failed.get(url)
+            if failed is not None and self._clock() < failed[0] + self._failure_ttl:
+                raise SnsRejected(failed[1].reason, "failed recently; not fetched again yet")
+        if not self._fetching.acquire(blocking=False):
+            raise SnsRejected("certificate_unavailable", "too many certificate fetches in flight")
         try:
-            pem = self._fetch(url)
-        except Exception as exc:  # any fetch failure means "cannot verify"
-            raise SnsRejected("certificate_unavailable", type(exc).__name__) from exc
-        try:
-            cert = x509.load_pem_x509_certificate(pem)
-        except ValueError as exc:
-            raise SnsRejected("bad_certificate", "not a PEM certificate") from exc
+            cert = self._load(url)
+        except SnsRejected as rejected:
+            self._remember_failure(url, rejected)
+            raise
+        finally:
+            self._fetching.release()
         with self._lock:
+            self._failed.pop(url, None)
             self._items[url] = cert
             self._items.move_to_end(url)
             while len(self._items) > self._maxsize:
                 self._items.popitem(last=False)
         return cert
+
+    def _load(self, url: str) -> x509.Certificate:
+        try:
+            pem = self._fetch(url)
+        except Exception as exc:  # any fetch failure means "cannot verify"
+            raise SnsRejected("certificate_unavailable", type(exc).__name__) from exc
+        try:
+            return x509.load_pem_x509_certificate(pem)
+        except ValueError as exc:
+            raise SnsRejected("bad_certificate", "not a PEM certificate") from exc
+
+    def _remember_failure(self, url: str, rejected: SnsRejected) -> None:
+        with self._lock:
+            self._failed[url] = (self._clock(), rejected)
+            self._failed.move_to_end(url)
+            while len(self._failed) > self._maxsize * 8:
+                self._failed.popitem(last=False)
 
 
 def _names(cert: x509.Certificate) -> list[str]:
@@ -227,11 +263,13 @@ class SnsVerifier:
         trust_mode: TrustMode = "aws",
         max_age: timedelta | None = timedelta(hours=1),
         cache_size: int = 32,
+        failure_ttl: timedelta = timedelta(minutes=5),
+        max_fetches: int = 4,
     ) -> None:
         if trust_mode not in ("aws", "local-unsigned"):
             raise ValueError(f"unknown trust mode {trust_mode!r}")
         self._allowed = allowed_topics
-        self._certs = _CertificateCache(fetch_certificate, cache_size)
+        self._certs = _CertificateCache(fetch_certificate, cache_size, clock, failure_ttl, max_fetches)
         self._clock = clock
         self._trust_mode: TrustMode = trust_mode
         self._max_age = max_age
@@ -245,6 +283,21 @@ class SnsVerifier:
     def verify(
         self, raw_body: bytes, *, source_ip: str | None = None, message_type_header: str | None = None
     ) -> SnsMessage:
+        """``precheck`` then ``check_signature``: the whole verification in one (blocking) call."""
+        message = self.precheck(raw_body, source_ip=source_ip, message_type_header=message_type_header)
+        if self.needs_signature_check:
+            self.check_signature(message)
+        return message
+
+    @property
+    def needs_signature_check(self) -> bool:
+        return self._trust_mode == "aws"
+
+    def precheck(
+        self, raw_body: bytes, *, source_ip: str | None = None, message_type_header: str | None = None
+    ) -> SnsMessage:
+        """Every check that needs no network, so a forged message is refused before any fetch:
+        size, shape, topic allow-list, age, signature version and the certificate and confirm URLs."""
         if len(raw_body) > MAX_BODY_BYTES:
             raise SnsRejected("body_too_large")
         message = self._parse(raw_body)
@@ -254,8 +307,11 @@ class SnsVerifier:
             raise SnsRejected("topic_not_allowed", message.topic_arn)
         if self._trust_mode == "local-unsigned":
             return self._accept_unsigned(message, source_ip)
-        self._check_signature(message)
         self._check_age(message)
+        if message.signature_version not in ("1", "2"):
+            raise SnsRejected("unsupported_signature_version", message.signature_version)
+        if not cert_url_allowed(message.signing_cert_url):
+            raise SnsRejected("bad_cert_url", message.signing_cert_url)
         # Confirming means the bot GETs this URL: only a ConfirmSubscription on the SNS host, for this topic.
         if message.type == "SubscriptionConfirmation" and not confirm_url_allowed(
             message.subscribe_url or "", message.topic_arn
@@ -285,7 +341,8 @@ class SnsVerifier:
         )
         return message
 
-    def _check_signature(self, message: SnsMessage) -> None:
+    def check_signature(self, message: SnsMessage) -> None:
+        """The certificate (fetched at most once per URL and cache window; may block) and the signature."""
         algorithm: hashes.HashAlgorithm
         if message.signature_version == "1":
             algorithm = hashes.SHA1()  # noqa: S303 - AWS signature version 1 is SHA1withRSA

@@ -31,6 +31,12 @@ class ActionContext(BaseModel):
     sig: str = Field(default="", max_length=64)
 
 
+def same_text(given: str, expected: str) -> bool:
+    """Constant-time equality for any text: ``hmac.compare_digest`` refuses non-ASCII ``str``
+    (TypeError), and a sender chooses what ``given`` holds."""
+    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass"))
+
+
 class ContextRejected(Exception):
     """A click we must not act on; ``reason`` is safe to log and to show."""
 
@@ -47,7 +53,7 @@ class ContextSigner:
         self._ttl = ttl_seconds
 
     def mac_text(self, text: str) -> str:
-        return hmac.new(self._key, ("dlg1|" + text).encode(), hashlib.sha256).hexdigest()
+        return hmac.new(self._key, ("dlg1|" + text).encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
 
     def _mac(self, ctx: ActionContext) -> str:
         message = "|".join((_DOMAIN, ctx.request_id, ctx.action, ctx.post_id, ctx.channel_id, str(ctx.exp)))
@@ -69,11 +75,11 @@ class ContextSigner:
             ctx = ActionContext.model_validate(raw)
         except ValidationError:
             raise ContextRejected("malformed_context") from None
-        if not hmac.compare_digest(ctx.sig, self._mac(ctx)):
+        if not same_text(ctx.sig, self._mac(ctx)):
             raise ContextRejected("bad_signature")
         if now.timestamp() > ctx.exp:
             raise ContextRejected("expired")
-        if not (hmac.compare_digest(ctx.post_id, post_id) and hmac.compare_digest(ctx.channel_id, channel_id)):
+        if not (same_text(ctx.post_id, post_id) and same_text(ctx.channel_id, channel_id)):
             raise ContextRejected("wrong_post")
         return ctx
 
@@ -96,7 +102,7 @@ def sign_state(signer: ContextSigner, state: DialogState) -> str:
 
 def verify_state(signer: ContextSigner, text: str, *, user_id: str, now: datetime) -> DialogState:
     body, _, mac = text.partition(".")
-    if not hmac.compare_digest(mac, signer.mac_text("dialog|" + body)):
+    if not same_text(mac, signer.mac_text("dialog|" + body)):
         raise ContextRejected("bad_signature")
     try:
         state = DialogState.model_validate_json(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
@@ -104,6 +110,6 @@ def verify_state(signer: ContextSigner, text: str, *, user_id: str, now: datetim
         raise ContextRejected("malformed_context") from None
     if now.timestamp() > state.exp:
         raise ContextRejected("expired")
-    if not hmac.compare_digest(state.user_id, user_id):
+    if not same_text(state.user_id, user_id):
         raise ContextRejected("wrong_user")
     return state

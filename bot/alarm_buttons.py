@@ -17,6 +17,7 @@ from alarms.format import PROP_EPISODE, PROP_NAME, PROP_ROLE
 from bot import alarm_posts
 from bot.action_context import ContextRejected
 from bot.alarm_context import AlarmContext, AlarmContextSigner
+from bot.logsafe import shown
 from bot.mattermost.client import MattermostClient, MattermostUnavailable
 from bot.mattermost.payloads import ActionClick
 from bot.neutralise import username
@@ -54,15 +55,20 @@ class AlarmButtons:
             if click.channel_id != self._channel_id:
                 raise ContextRejected("wrong_post")
             root_post = await self._mm.get_post(click.post_id)
-            if root_post.get("channel_id") != self._channel_id or not alarm_posts.root_matches(root_post, ctx):
+            if root_post.get("channel_id") != self._channel_id or not alarm_posts.root_matches(
+                root_post, ctx, author=self._mm.bot_user_id
+            ):
                 raise ContextRejected("wrong_post")
         except ContextRejected as rejected:
             log.warning(
-                "alarm button refused reason=%s post_id=%s user_id=%s", rejected.reason, click.post_id, click.user_id
+                "alarm button refused reason=%s post_id=%s user_id=%s",
+                rejected.reason,
+                shown(click.post_id),
+                shown(click.user_id),
             )
             return {"ephemeral_text": _REFUSED.get(rejected.reason, "This button cannot be used.")}
         except MattermostUnavailable:
-            log.exception("Mattermost failed during an alarm click on %s", click.post_id)
+            log.exception("Mattermost failed during an alarm click on %s", shown(click.post_id))
             return {"ephemeral_text": "Mattermost failed while handling this click; please try again."}
         try:
             actor = await self._mm.person(click.user_id)
@@ -70,7 +76,7 @@ class AlarmButtons:
                 return await self._acknowledge(click.post_id, root_post, ctx, actor.username, now)
             return await self._mute(click.post_id, root_post, ctx, actor.username, now)
         except MattermostUnavailable:
-            log.exception("Mattermost failed during an alarm click on %s", click.post_id)
+            log.exception("Mattermost failed during an alarm click on %s", shown(click.post_id))
             return {"ephemeral_text": "Mattermost failed while handling this click; please try again."}
 
     async def _acknowledge(

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from bot.action_context import ContextRejected
+from bot.action_context import ContextRejected, same_text
 
 AlarmAction = Literal["ack", "mute"]
 _DOMAIN = "alarmctx1"
@@ -61,7 +61,7 @@ class AlarmContextSigner:
             ctx = AlarmContext.model_validate(raw)
         except ValidationError:
             raise ContextRejected("malformed_context") from None
-        if not hmac.compare_digest(ctx.sig, self.sign(ctx.unsigned())):
+        if not same_text(ctx.sig, self.sign(ctx.unsigned())):
             raise ContextRejected("bad_signature")
         if now.timestamp() > ctx.exp:
             raise ContextRejected("expired")

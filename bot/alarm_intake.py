@@ -99,7 +99,8 @@ class AlarmIntake:
 
     async def _deliver(self, message_id: str, notification: AlarmNotification) -> str:
         recent = await self._mm.recent_posts(self._channel_id, per_page=RECENT_POSTS)
-        found = latest_root(recent, notification.alarm_name)
+        me = self._mm.bot_user_id
+        found = latest_root(recent, notification.alarm_name, author=me)
         root_post: Json | None = None
         thread: list[Json] = []
         root: RootInfo | None = None
@@ -107,8 +108,8 @@ class AlarmIntake:
             thread = await self._mm.thread_posts(found.post_id)
             root_post = next((p for p in thread if p.get("id") == found.post_id), None)
             replies = [p for p in thread if p.get("root_id") == found.post_id]
-            root = root_info(root_post, replies) if root_post is not None else None
-        done = alarm_posts.already_posted([*recent, *thread], notification, message_id)
+            root = root_info(root_post, replies, author=me) if root_post is not None else None
+        done = alarm_posts.already_posted([*recent, *thread], notification, message_id, author=me)
         definition = definition_for(notification.alarm_name)
         action = decide_thread_action(notification, root)
         if action == "ignore":

@@ -17,6 +17,7 @@ from alarms.format import (
     PROP_ROLE,
     PROP_STATUS,
     RootInfo,
+    by_author,
     episode_key,
     neutralise,
 )
@@ -51,9 +52,10 @@ def tag(post: dict[str, Any], notification: AlarmNotification, message_id: str) 
     return post | {"props": props}
 
 
-def already_posted(posts: Iterable[Post], notification: AlarmNotification, message_id: str) -> bool:
+def already_posted(posts: Iterable[Post], notification: AlarmNotification, message_id: str, *, author: str) -> bool:
+    """A post by ``author`` (the bot) already shows this change; nobody else's props count."""
     key = change_key(notification)
-    for post in posts:
+    for post in by_author(posts, author):
         props = post.get("props") or {}
         if props.get(PROP_CHANGE) == key or props.get(PROP_MESSAGE_ID) == message_id:
             return True
@@ -90,11 +92,12 @@ def muted_reply(
     return {"root_id": root.post_id, "message": message[:MAX_POST_CHARS], "props": props}
 
 
-def root_matches(post: Post, ctx: AlarmContext) -> bool:
-    """The clicked post is the root of the episode the button was made for."""
+def root_matches(post: Post, ctx: AlarmContext, *, author: str) -> bool:
+    """The clicked post is the root, written by ``author`` (the bot), of the episode the button was made for."""
     props = post.get("props") or {}
     return (
-        not post.get("root_id")
+        bool(by_author([post], author))
+        and not post.get("root_id")
         and props.get(PROP_ROLE) == "root"
         and props.get(PROP_NAME) == ctx.alarm_name
         and props.get(PROP_EPISODE) == ctx.episode

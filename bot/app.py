@@ -6,11 +6,13 @@ command runs in a tracked background task; the command itself is acknowledged at
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import re
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
@@ -21,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from alarms.sns import SnsRejected, SnsVerifier, route
+from alarms.sns import SeenMessages, SnsMessage, SnsRejected, SnsVerifier, route
 from bot.alarm_buttons import AlarmButtons
 from bot.alarm_context import is_alarm_context
 from bot.alarm_intake import AlarmIntake
@@ -30,12 +32,13 @@ from bot.commands import dialog, parsing
 from bot.commands.run import execute
 from bot.core import Core, idempotency_key
 from bot.events import EventRejected, LifecycleHandler, parse_event
-from bot.mattermost.client import MattermostUnavailable
+from bot.logsafe import shown
+from bot.mattermost.client import MattermostUnavailable, same_origin
 from bot.mattermost.payloads import ActionClick, DialogSubmission, SlashCommand
 
 log = logging.getLogger("bot.app")
 
-MAX_BODY = 256 * 1024
+MAX_BODY = 256 * 1024  # SNS messages are at most 256 KiB; commands, clicks and dialogs are far smaller
 _RUNBOOK_NAME = re.compile(r"^\d{2}-[a-z0-9-]+\.md$")
 ACKS = {
     parsing.Request: "Submitting your request…",
@@ -54,11 +57,40 @@ class Endpoints:
     confirm_subscription: Callable[[str], Awaitable[None]]
     alarms: AlarmIntake
     alarm_buttons: AlarmButtons
+    mattermost_url: str
     runbooks_dir: Path | None = None
+    # Certificate fetches and signature checks run here, never on the event loop.
+    sns_executor: Executor | None = None
+    # SNS MessageIds answered 2xx: a redelivery is answered before any certificate is fetched.
+    sns_handled: SeenMessages = field(default_factory=SeenMessages)
 
 
 def ephemeral(text: str) -> JSONResponse:
     return JSONResponse({"response_type": "ephemeral", "text": text, "skip_slack_parsing": True})
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+async def bounded_body(request: Request, limit: int = MAX_BODY) -> bytes:
+    """The body, refused past ``limit`` bytes before it is all read: a declared Content-Length is
+    checked first, and bytes are counted while streaming (no length, a lying one, chunked)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.strip().isdigit() or int(declared) > limit):
+        raise BodyTooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large() -> JSONResponse:
+    return JSONResponse({"error": "body too large", "limit_bytes": MAX_BODY}, status_code=413)
 
 
 class _Routes:
@@ -67,9 +99,10 @@ class _Routes:
 
     async def command(self, request: Request) -> Response:
         ep = self.ep
-        body = await request.body()
-        if len(body) > MAX_BODY:
-            return JSONResponse({"error": "too large"}, status_code=413)
+        try:
+            body = await bounded_body(request)
+        except BodyTooLarge:
+            return _too_large()
         # Form-encoded (CONTRACT a1); parsed with the standard library, first value of each key.
         form = dict(reversed(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)))
         try:
@@ -77,8 +110,16 @@ class _Routes:
         except ValidationError:
             return JSONResponse({"error": "not a slash command"}, status_code=400)
         if not ep.command_token or not hmac.compare_digest(slash.token.encode(), ep.command_token.encode()):
-            log.warning("slash command refused: bad token user_id=%s", slash.user_id)
+            log.warning("slash command refused: bad token user_id=%s", shown(slash.user_id))
             return JSONResponse({"error": "unauthorized"}, status_code=401)
+        if slash.response_url and not same_origin(slash.response_url, ep.mattermost_url):
+            # Only Mattermost's own /hooks/commands URL: the token alone must not make the bot POST elsewhere.
+            log.warning(
+                "slash command refused: response_url not on Mattermost user_id=%s response_url=%s",
+                shown(slash.user_id),
+                shown(slash.response_url, 256),
+            )
+            return JSONResponse({"error": "response_url is not on the Mattermost server"}, status_code=400)
         try:
             parsed = parsing.parse(slash.text)
         except parsing.UsageError as error:
@@ -91,7 +132,9 @@ class _Routes:
     async def action(self, request: Request) -> Response:
         ep = self.ep
         try:
-            click = ActionClick.model_validate_json(await request.body())
+            click = ActionClick.model_validate_json(await bounded_body(request))
+        except BodyTooLarge:
+            return _too_large()
         except ValidationError:
             return JSONResponse({"error": "not a button click"}, status_code=400)
         if is_alarm_context(click.context):
@@ -101,7 +144,9 @@ class _Routes:
     async def dialog_submit(self, request: Request) -> Response:
         ep = self.ep
         try:
-            submission = DialogSubmission.model_validate_json(await request.body())
+            submission = DialogSubmission.model_validate_json(await bounded_body(request))
+        except BodyTooLarge:
+            return _too_large()
         except ValidationError:
             return JSONResponse({"error": "not a dialog submission"}, status_code=400)
         try:
@@ -111,16 +156,32 @@ class _Routes:
 
     async def sns(self, request: Request) -> Response:
         ep = self.ep
-        body = await request.body()
+        try:
+            body = await bounded_body(request)
+        except BodyTooLarge:
+            return _too_large()
         source_ip = request.client.host if request.client else None
         try:
-            message = ep.sns.verify(
+            # Cheap checks first (shape, topic, age, URLs); a redelivery is answered without a fetch.
+            message = ep.sns.precheck(
                 body, source_ip=source_ip, message_type_header=request.headers.get("x-amz-sns-message-type")
             )
             kind = route(message)
+            if ep.sns_handled.is_seen(message.message_id):
+                return JSONResponse({"status": "duplicate"})
+            if ep.sns.needs_signature_check:
+                loop = asyncio.get_running_loop()
+                await loop.run_in_executor(ep.sns_executor, ep.sns.check_signature, message)
         except SnsRejected as rejected:
-            log.warning("SNS message refused reason=%s source_ip=%s", rejected.reason, source_ip)
-            return JSONResponse({"error": "rejected"}, status_code=403)
+            log.warning("SNS message refused reason=%s source_ip=%s", rejected.reason, shown(source_ip))
+            return JSONResponse({"error": "rejected", "reason": rejected.reason}, status_code=403)
+        response = await self._sns_verified(message, kind)
+        if 200 <= response.status_code < 300:
+            ep.sns_handled.mark(message.message_id)
+        return response
+
+    async def _sns_verified(self, message: SnsMessage, kind: str) -> Response:
+        ep = self.ep
         if message.type == "SubscriptionConfirmation":
             await ep.confirm_subscription(message.subscribe_url or "")
             return JSONResponse({"status": "confirmed"})
@@ -132,7 +193,7 @@ class _Routes:
         try:
             await ep.lifecycle.handle(parse_event(message.message))
         except EventRejected as rejected:
-            log.warning("SNS lifecycle message refused: %s message_id=%s", rejected, message.message_id)
+            log.warning("SNS lifecycle message refused: %s message_id=%s", rejected, shown(message.message_id))
             return JSONResponse({"error": "not a lifecycle event"}, status_code=400)
         except MattermostUnavailable:
             log.exception("lifecycle event not delivered to Mattermost; SNS will retry")

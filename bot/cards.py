@@ -59,7 +59,8 @@ class Cards:
         if view.card is None:
             return False
         post = await self._mm.get_post(view.card.post_id)
-        shown = (post.get("props") or {}).get(posts.PROP_VERSION)
+        mine = posts.own_posts([post], self._mm.bot_user_id)  # a version on anyone else's post means nothing
+        shown = (mine[0].get("props") or {}).get(posts.PROP_VERSION) if mine else None
         if isinstance(shown, int) and shown >= view.version:
             return False
         actions: list[dict[str, Any]] = []
@@ -84,7 +85,7 @@ class Cards:
         line = posts.history_line(event)
         if view is None or view.card is None or line is None:
             return
-        thread = await self._mm.thread_posts(view.card.post_id)
+        thread = posts.own_posts(await self._mm.thread_posts(view.card.post_id), self._mm.bot_user_id)
         if any((p.get("props") or {}).get(posts.PROP_EVENT) == event.event_id for p in thread):
             return
         await self._mm.create_post(
@@ -97,7 +98,7 @@ class Cards:
         if view is None or text is None:
             return
         channel_id = await self._mm.direct_channel(view.requester.user_id)
-        recent = await self._mm.recent_posts(channel_id)
+        recent = posts.own_posts(await self._mm.recent_posts(channel_id), self._mm.bot_user_id)
         if any((p.get("props") or {}).get(posts.PROP_EVENT) == event.event_id for p in recent):
             return  # another replica or an earlier delivery already said it
         props: dict[str, Any] = {posts.PROP_EVENT: event.event_id, posts.PROP_REQUEST: view.request_id}

@@ -18,6 +18,7 @@ from bot import posts
 from bot.action_context import ActionContext, ContextRejected
 from bot.core import Core
 from bot.explain import explain
+from bot.logsafe import shown
 from bot.mattermost.client import MattermostUnavailable
 from bot.mattermost.payloads import ActionClick
 
@@ -37,7 +38,10 @@ async def handle_click(core: Core, click: ActionClick) -> dict[str, Any]:
         ctx = core.signer.verify(click.context, post_id=click.post_id, channel_id=click.channel_id, now=core.clock())
     except ContextRejected as rejected:
         log.warning(
-            "button click refused reason=%s post_id=%s user_id=%s", rejected.reason, click.post_id, click.user_id
+            "button click refused reason=%s post_id=%s user_id=%s",
+            rejected.reason,
+            shown(click.post_id),
+            shown(click.user_id),
         )
         return {"ephemeral_text": _REFUSED.get(rejected.reason, "This button cannot be used.")}
     try:
@@ -48,7 +52,7 @@ async def handle_click(core: Core, click: ActionClick) -> dict[str, Any]:
     except (BackendError, BackendUnavailable) as error:
         return {"ephemeral_text": explain(error)}
     except MattermostUnavailable:
-        log.exception("Mattermost failed during a click on %s", click.post_id)
+        log.exception("Mattermost failed during a click on %s", shown(click.post_id))
         return {"ephemeral_text": "Mattermost failed while handling this click; please try again."}
 
 

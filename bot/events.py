@@ -58,7 +58,7 @@ class LifecycleHandler:
         """
         async with self._oncall_lock:  # concurrent deliveries must not both miss the other's post
             recent = await self._core.mm.recent_posts(self._oncall)
-            if posts.already_told(recent, event, self._core.clock()):
+            if posts.already_told(recent, event, self._core.clock(), author=self._core.mm.bot_user_id):
                 return
             props = {posts.PROP_EVENT: event.event_id, posts.PROP_SYSTEM: posts.system_key(event)}
             await self._core.mm.create_post(self._oncall, posts.system_event_line(event), props)

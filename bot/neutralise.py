@@ -3,8 +3,10 @@
 Mattermost finds mentions in Markdown text nodes: ``@`` followed by name characters. We put a
 zero-width space after every ``@`` (so ``@channel`` is no longer a word the parser sees), break
 the Slack forms ``<!channel>`` and ``<@id>``, escape Markdown so no image, link, code fence or
-heading can be built, break URL schemes so no link preview (an image load) happens, and bound
-the length. Look-alikes are folded with NFKC first, so a full-width at sign is treated as ``@channel``.
+heading can be built, break URL schemes and host names (``www.evil.example/x.png`` and
+``evil.example/path`` are auto-linked and previewed too) so no link preview (an image load)
+happens, and bound the length. Look-alikes are folded with NFKC first, so a full-width at sign
+is treated as ``@channel``.
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # characters that are harmless mid-text and would make reasons unreadable: . , - : ; ' ").
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+!|<>~=^$])")
 _SCHEME = re.compile(r"(?i)\b([a-z][a-z0-9+.-]{1,15}):(?=//)")
+# A dot between host-name labels where the next label starts with a letter (every TLD does):
+# a zero-width space after it leaves no host name to link, while "7.3" and "v1.2" stay as they are.
+_HOST_DOT = re.compile(r"(?i)(?<=[a-z0-9-])\.(?=[a-z])")
 
 
 def neutralise(text: str, limit: int = 500, *, single_line: bool = False) -> str:
@@ -37,6 +42,7 @@ def neutralise(text: str, limit: int = 500, *, single_line: bool = False) -> str
     cleaned = truncate(cleaned, limit)
     escaped = _MARKDOWN.sub(r"\\\1", cleaned)
     escaped = _SCHEME.sub(lambda m: m.group(1) + ":" + ZWSP, escaped)
+    escaped = _HOST_DOT.sub("." + ZWSP, escaped)
     return escaped.replace("@", "@" + ZWSP)
 
 

@@ -195,10 +195,15 @@ def system_key(event: LifecycleEvent) -> str:
     return f"{event.type}|{event.detail or ''}"
 
 
-def already_told(recent: list[dict[str, Any]], event: LifecycleEvent, now: datetime) -> bool:
-    """This event, or the same drift within the last day, is already in the channel."""
+def own_posts(found: list[dict[str, Any]], author: str) -> list[dict[str, Any]]:
+    """Only the posts ``author`` (the bot) wrote: anyone in a channel can put any props on their posts."""
+    return [post for post in found if author and post.get("user_id") == author]
+
+
+def already_told(recent: list[dict[str, Any]], event: LifecycleEvent, now: datetime, *, author: str) -> bool:
+    """This event, or the same drift within the last day, is already in the channel (in a post by ``author``)."""
     since_ms = (now - REPEAT_SYSTEM_EVENTS_AFTER).timestamp() * 1000
-    for post in recent:
+    for post in own_posts(recent, author):
         props = post.get("props") or {}
         if props.get(PROP_EVENT) == event.event_id:
             return True

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import socket
 import threading
+import time
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -49,11 +51,26 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def sns_get(url: str) -> bytes:
-    """GET a certificate or a subscription confirmation; ``alarms.sns`` has pinned the URL to the SNS host."""
-    response = requests.get(url, timeout=10)
-    response.raise_for_status()
-    return response.content
+SNS_GET_MAX_BYTES = 64 * 1024  # an SNS signing certificate is about 2 KiB
+SNS_GET_SECONDS = 5.0
+
+
+def sns_get(url: str, *, max_bytes: int = SNS_GET_MAX_BYTES, seconds: float = SNS_GET_SECONDS) -> bytes:
+    """GET a certificate or a subscription confirmation; ``alarms.sns`` has pinned the URL to the SNS host.
+    Redirects are not followed (they could leave that host); size and total time are bounded, so a
+    host that trickles bytes cannot hold a worker."""
+    deadline = time.monotonic() + seconds
+    with requests.get(url, timeout=(seconds, seconds), allow_redirects=False, stream=True) as response:
+        if response.status_code != 200:
+            raise requests.HTTPError(f"HTTP {response.status_code} (redirects are not followed)", response=response)
+        body = bytearray()
+        for chunk in response.iter_content(4096):
+            body += chunk
+            if len(body) > max_bytes:
+                raise requests.HTTPError(f"more than {max_bytes} bytes", response=response)
+            if time.monotonic() > deadline:
+                raise requests.Timeout(f"slower than {seconds:g} s")
+        return bytes(body)
 
 
 class BotRuntime:
@@ -78,6 +95,9 @@ class BotRuntime:
         self.websocket: ReconnectingWebsocket | None = None
         self.mattermost_pool = ThreadPoolExecutor(settings.worker_threads, thread_name_prefix="bot-mm")
         self.backend_pool = ThreadPoolExecutor(settings.worker_threads, thread_name_prefix="bot-api")
+        # SNS signature checks: more threads than concurrent certificate fetches (4), so checks
+        # against cached certificates never wait behind a slow host.
+        self.sns_pool = ThreadPoolExecutor(8, thread_name_prefix="bot-sns")
         self.port = 0
 
     def spawn(self, work: Coroutine[Any, Any, None]) -> None:
@@ -92,6 +112,10 @@ class BotRuntime:
 
     async def start(self) -> None:
         s = self.settings
+        if s.sns_trust_mode == "local-unsigned" and self._sock is not None:
+            host = str(self._sock.getsockname()[0])
+            if not ipaddress.ip_address(host).is_loopback:  # a handed-in socket: the setting said nothing
+                raise ValueError(f"BOT_SNS_TRUST_MODE=local-unsigned needs a loopback socket, not {host}")
         verify: bool | str = str(s.mattermost_ca_file) if s.mattermost_ca_file else s.mattermost_verify_tls
         options = driver_options(s.mattermost_url, s.mattermost_token.get_secret_value(), verify=verify)
         driver = Driver(options)
@@ -128,7 +152,9 @@ class BotRuntime:
             confirm_subscription=self._confirm,
             alarms=alarms,
             alarm_buttons=alarm_buttons,
+            mattermost_url=s.mattermost_url,
             runbooks_dir=self._runbook_path().parent if not s.runbook_docs_url else None,
+            sns_executor=self.sns_pool,
         )
         if s.websocket:
             direct = DirectMessages(core, s.command_trigger, s.replica_index, s.replica_count, self.spawn)
@@ -174,7 +200,16 @@ class BotRuntime:
             self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             self._sock.bind((self.settings.listen_host, self.settings.listen_port))
         self.port = self._sock.getsockname()[1]
-        config = uvicorn.Config(app, log_level="warning", lifespan="off", timeout_graceful_shutdown=5, access_log=False)
+        # No X-Forwarded-For: the client address is the socket's (local-unsigned trusts loopback senders).
+        config = uvicorn.Config(
+            app,
+            log_level="warning",
+            lifespan="off",
+            timeout_graceful_shutdown=5,
+            access_log=False,
+            proxy_headers=False,
+            forwarded_allow_ips="",
+        )
         self._server = uvicorn.Server(config)
         self._serve_task = asyncio.get_running_loop().create_task(self._server.serve(sockets=[self._sock]))
         while not self._server.started:
@@ -196,6 +231,7 @@ class BotRuntime:
             await asyncio.wait(list(self._tasks), timeout=10)
         self.mattermost_pool.shutdown(wait=False, cancel_futures=True)
         self.backend_pool.shutdown(wait=False, cancel_futures=True)
+        self.sns_pool.shutdown(wait=False, cancel_futures=True)
 
     async def run_forever(self, stop: asyncio.Event) -> None:
         await self.start()

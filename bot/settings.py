@@ -6,6 +6,7 @@ Secrets are ``SecretStr`` so a stray ``repr`` or log line never shows them.
 from __future__ import annotations
 
 import base64
+import ipaddress
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
@@ -86,6 +87,9 @@ class BotSettings(BaseModel):
             raise ValueError("replica_index must be smaller than replica_count")
         if len(self.action_key_bytes()) < 32:
             raise ValueError("action_key must decode to at least 32 bytes")
+        if self.sns_trust_mode == "local-unsigned" and not _is_loopback(self.listen_host):
+            # local-unsigned trusts any sender on loopback: nobody else may be able to reach the bot.
+            raise ValueError(f"sns_trust_mode local-unsigned needs listen_host on loopback, not {self.listen_host!r}")
         self.backend_key_bytes()
         return self
 
@@ -127,6 +131,13 @@ def parse_env_file(text: str) -> dict[str, str]:
             raise ValueError(f"line {number}: expected KEY=VALUE")
         values[key.strip()] = value.strip().strip('"').strip("'")
     return values
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 def _b64url(text: str, name: str) -> bytes:

@@ -106,6 +106,24 @@ def parameters() -> dict[str, Any]:
             "AllowedValues": [7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1827, 3653],
         },
         "StageName": {"Type": "String", "Default": "v1", "AllowedPattern": "^[a-zA-Z0-9_]+$"},
+        "ApiAllowedSourceCidrs": {
+            "Type": "CommaDelimitedList",
+            "Default": "",
+            "Description": "Optional: CIDRs the bot calls the API from; a resource policy then refuses all others",
+        },
+        "ApiWebAclArn": {
+            "Type": "String",
+            "Default": "",
+            "Description": "Optional: ARN of a regional WAFv2 web ACL to associate with the API stage",
+            "AllowedPattern": "^$|^arn:aws[a-z-]*:wafv2:[a-z0-9-]+:[0-9]{12}:regional/webacl/.+$",
+        },
+    }
+
+
+def conditions() -> dict[str, Any]:
+    return {
+        "HasApiSourceCidrs": {"Fn::Not": [{"Fn::Equals": [{"Fn::Join": ["", ref("ApiAllowedSourceCidrs")]}, ""]}]},
+        "HasApiWebAcl": {"Fn::Not": [{"Fn::Equals": [ref("ApiWebAclArn"), ""]}]},
     }
 
 
@@ -418,6 +436,20 @@ def api_gateway() -> dict[str, Any]:
             },
         }
 
+    invoke_arn = "execute-api:/*"  # API Gateway expands this to the API's own ARN
+    source_policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": "*", "Action": "execute-api:Invoke", "Resource": invoke_arn},
+            {
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "execute-api:Invoke",
+                "Resource": invoke_arn,
+                "Condition": {"NotIpAddress": {"aws:SourceIp": ref("ApiAllowedSourceCidrs")}},
+            },
+        ],
+    }
     return {
         "RestApi": {
             "Type": "AWS::ApiGateway::RestApi",
@@ -425,6 +457,26 @@ def api_gateway() -> dict[str, Any]:
                 "Name": DEFAULT_API_NAME,
                 "EndpointConfiguration": {"Types": ["REGIONAL"]},
                 "MinimumCompressionSize": 1024,
+                # Optional: only the bot's egress addresses reach the API at all (docs/deploy.md).
+                "Policy": {"Fn::If": ["HasApiSourceCidrs", source_policy, ref("AWS::NoValue")]},
+            },
+        },
+        "HealthResource": {
+            "Type": "AWS::ApiGateway::Resource",
+            "Properties": {
+                "RestApiId": ref("RestApi"),
+                "ParentId": getatt("RestApi", "RootResourceId"),
+                "PathPart": "health",
+            },
+        },
+        "HealthMethod": {
+            "Type": "AWS::ApiGateway::Method",
+            "Properties": {
+                "RestApiId": ref("RestApi"),
+                "ResourceId": ref("HealthResource"),
+                "HttpMethod": "GET",
+                "AuthorizationType": "NONE",  # /health is the one path jit-api answers unsigned
+                "Integration": integration,
             },
         },
         "ProxyResource": {
@@ -439,7 +491,7 @@ def api_gateway() -> dict[str, Any]:
         "ProxyMethod": method(ref("ProxyResource")),
         "ApiDeployment": {
             "Type": "AWS::ApiGateway::Deployment",
-            "DependsOn": ["RootMethod", "ProxyMethod"],
+            "DependsOn": ["RootMethod", "ProxyMethod", "HealthMethod"],
             "Properties": {"RestApiId": ref("RestApi")},
         },
         "ApiStage": {
@@ -448,9 +500,29 @@ def api_gateway() -> dict[str, Any]:
                 "RestApiId": ref("RestApi"),
                 "DeploymentId": ref("ApiDeployment"),
                 "StageName": ref("StageName"),
+                # The stage-wide limit protects the Lambda and DynamoDB from signed traffic; the paths an
+                # unsigned caller can reach cheaply get their own, much lower limits (docs/deploy.md).
                 "MethodSettings": [
-                    {"ResourcePath": "/*", "HttpMethod": "*", "ThrottlingBurstLimit": 50, "ThrottlingRateLimit": 20}
+                    {"ResourcePath": "/*", "HttpMethod": "*", "ThrottlingBurstLimit": 50, "ThrottlingRateLimit": 20},
+                    {
+                        "ResourcePath": "/~1health",
+                        "HttpMethod": "GET",
+                        "ThrottlingBurstLimit": 5,
+                        "ThrottlingRateLimit": 1,
+                    },
+                    {"ResourcePath": "/", "HttpMethod": "*", "ThrottlingBurstLimit": 5, "ThrottlingRateLimit": 1},
                 ],
+            },
+        },
+        "ApiWebAclAssociation": {
+            "Type": "AWS::WAFv2::WebACLAssociation",
+            "Condition": "HasApiWebAcl",
+            "DependsOn": ["ApiStage"],
+            "Properties": {
+                "ResourceArn": sub(
+                    "arn:${AWS::Partition}:apigateway:${AWS::Region}::/restapis/${RestApi}/stages/${StageName}"
+                ),
+                "WebACLArn": ref("ApiWebAclArn"),
             },
         },
         "ApiInvokePermission": {
@@ -490,6 +562,35 @@ def _subscription(topic: str) -> dict[str, Any]:
     }
 
 
+_LAMBDA_ROLE_ARNS = [getatt("ApiFunctionRole", "Arn"), getatt("ReconcilerFunctionRole", "Arn")]
+
+
+def _topic_policy(topic: str, *publish: dict[str, Any]) -> dict[str, Any]:
+    """Who may publish (``publish``), and that only the bot's HTTPS /sns may subscribe: a genuinely
+    signed SNS message is only as trustworthy as the topic's publishers and subscribers."""
+    subscribe_only_the_bot = [
+        {
+            "Sid": f"OnlyTheBotSubscribes{condition}",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "sns:Subscribe",
+            "Resource": ref(topic),
+            "Condition": {"StringNotEquals": {key: value}},
+        }
+        for condition, key, value in (
+            ("Endpoint", "sns:Endpoint", sub("${BotBaseUrl}/sns")),
+            ("Protocol", "sns:Protocol", "https"),
+        )
+    ]
+    return {
+        "Type": "AWS::SNS::TopicPolicy",
+        "Properties": {
+            "Topics": [ref(topic)],
+            "PolicyDocument": {"Version": "2012-10-17", "Statement": [*publish, *subscribe_only_the_bot]},
+        },
+    }
+
+
 def messaging() -> dict[str, Any]:
     return {
         "EventsTopic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": EVENTS_TOPIC_NAME}},
@@ -520,6 +621,43 @@ def messaging() -> dict[str, Any]:
                 },
             },
         },
+        "EventsTopicPolicy": _topic_policy(
+            "EventsTopic",
+            {
+                "Sid": "OnlyTheLambdasPublish",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "sns:Publish",
+                "Resource": ref("EventsTopic"),
+                "Condition": {"ArnNotEquals": {"aws:PrincipalArn": _LAMBDA_ROLE_ARNS}},
+            },
+            {
+                "Sid": "LambdasPublish",
+                "Effect": "Allow",
+                "Principal": {"AWS": _LAMBDA_ROLE_ARNS},
+                "Action": "sns:Publish",
+                "Resource": ref("EventsTopic"),
+            },
+        ),
+        "AlarmsTopicPolicy": _topic_policy(
+            "AlarmsTopic",
+            {
+                "Sid": "OnlyCloudWatchPublishes",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "sns:Publish",
+                "Resource": ref("AlarmsTopic"),
+                "Condition": {"StringNotEquals": {"aws:PrincipalServiceName": "cloudwatch.amazonaws.com"}},
+            },
+            {
+                "Sid": "CloudWatchOfThisAccountPublishes",
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                "Action": "sns:Publish",
+                "Resource": ref("AlarmsTopic"),
+                "Condition": {"StringEquals": {"aws:SourceAccount": ref("AWS::AccountId")}},
+            },
+        ),
         "EventsSubscription": _subscription("EventsTopic"),
         "AlarmsSubscription": _subscription("AlarmsTopic"),
         "KeysetSecret": {
@@ -564,6 +702,7 @@ def build_template() -> dict[str, Any]:
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": "JIT access for Mattermost: API, workflow, reconciler, events and alarms (generated)",
         "Parameters": parameters(),
+        "Conditions": conditions(),
         "Resources": resources_,
         "Outputs": outputs(),
     }

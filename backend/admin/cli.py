@@ -27,6 +27,7 @@ from backend.admin.keys import KeyStore, write_secret_file
 from backend.admin.policy import PolicyFileError, load_policy_file, policy_diff
 from backend.admin.render import keys_table, plan_table, reconcile_table, requests_table
 from backend.api.signing import KEY_ID_PATTERN
+from backend.auth.errors import KeyStoreUnavailable
 from backend.auth.keyset import KeyEntry, KeySet, KeyStatus, generate_key
 from backend.domain.errors import DomainError, InvalidRequest, ReconcileFailed
 from backend.domain.timefmt import parse_duration
@@ -381,7 +382,7 @@ def run(argv: list[str] | None, make_context: ContextFactory, console: Console |
         console.print(str(exc), markup=False, highlight=False)
     except OSError as exc:
         console.print(f"{exc.strerror or exc}: {exc.filename or ''}", markup=False, highlight=False)
-    except (DomainError, ValueError, BotoCoreError, ClientError) as exc:
+    except (DomainError, ValueError, BotoCoreError, ClientError, KeyStoreUnavailable) as exc:
         console.print(f"{type(exc).__name__}: {exc}", markup=False, highlight=False)
     return EXIT_FAILED
 

@@ -6,6 +6,8 @@ import json
 import os
 from typing import TYPE_CHECKING
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from backend.adapters.secrets_keyset import SecretsManagerKeySetProvider, write_keyset
 from backend.auth.errors import KeyStoreUnavailable
 from backend.auth.keyset import KeyEntry, KeySet, add_key, promote, remove_key, retire
@@ -31,14 +33,30 @@ class KeyStore:
         write_keyset(self._client, self._secret_id, keyset)
 
     def init(self, entry: KeyEntry) -> KeySet:
-        """First key of a fresh deployment (the template creates the secret as an empty placeholder)."""
+        """First key of a fresh deployment: only when the secret definitely does not exist
+        (ResourceNotFoundException) or is the template's empty placeholder. A throttle, a denied
+        read or unreadable text could hide a live key set, so they stop here and write nothing."""
+        text = self._current_text()
+        if text is not None and not _is_placeholder(text):
+            raise ValueError("the key set already holds keys; rotate with keys add / promote / retire")
+        keyset = KeySet(keys=[entry])
+        write_keyset(self._client, self._secret_id, keyset, create_if_missing=text is None)
+        return keyset
+
+    def _current_text(self) -> str | None:
+        """The secret's current text; None only when Secrets Manager says it does not exist."""
         try:
-            self.load()
-        except KeyStoreUnavailable:
-            keyset = KeySet(keys=[entry])
-            self.save(keyset)
-            return keyset
-        raise ValueError("the key set already holds keys; rotate with keys add / promote / retire")
+            response = self._client.get_secret_value(SecretId=self._secret_id)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+                return None
+            raise KeyStoreUnavailable(f"cannot read key set secret: {type(exc).__name__}") from exc
+        except BotoCoreError as exc:
+            raise KeyStoreUnavailable(f"cannot read key set secret: {type(exc).__name__}") from exc
+        text = response.get("SecretString")
+        if text is None:
+            raise KeyStoreUnavailable("key set secret has no SecretString")
+        return text
 
     def add(self, entry: KeyEntry) -> KeySet:
         keyset = add_key(self.load(), entry)
@@ -59,6 +77,14 @@ class KeyStore:
         keyset = remove_key(self.load(), key_id)
         self.save(keyset)
         return keyset
+
+
+def _is_placeholder(text: str) -> bool:
+    """The template's initial value: ``{"keys": []}``."""
+    try:
+        return bool(json.loads(text) == {"keys": []})
+    except ValueError:
+        return False
 
 
 def write_secret_file(path: Path, entry: KeyEntry, audience: str) -> None:

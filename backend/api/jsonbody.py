@@ -19,6 +19,32 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return seen
 
 
+def _nesting_depth(text: str) -> int:
+    """The deepest ``[``/``{`` nesting in JSON text, brackets inside strings not counted. A linear
+    scan before decoding: the decoder recurses per level and fails with RecursionError (a 500)
+    long before it could report the depth."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+            if deepest > MAX_DEPTH:
+                return deepest
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
 def _depth(value: Any, level: int = 1) -> int:
     if isinstance(value, dict):
         return max((_depth(v, level + 1) for v in value.values()), default=level)
@@ -34,6 +60,8 @@ def parse_strict(body: bytes) -> dict[str, Any]:
         raise InvalidRequest("the body is not valid UTF-8") from exc
     if not text.strip():
         raise InvalidRequest("a JSON object body is required")
+    if _nesting_depth(text) > MAX_DEPTH:
+        raise InvalidRequest(f"the JSON body is nested deeper than {MAX_DEPTH} levels")
     try:
         value = json.loads(text, object_pairs_hook=_no_duplicates)
     except json.JSONDecodeError as exc:

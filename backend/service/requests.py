@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 import secrets
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -41,7 +42,12 @@ if TYPE_CHECKING:
     from backend.domain.models import CardRef
     from backend.service.deps import Deps
 
+log = logging.getLogger("backend.requests")
+
 _RETRIES = 8
+# What chat shows when the workflow cannot start; the exception (ARNs, role names) stays in the log
+# and the audit item.
+WORKFLOW_START_FAILED = "the access workflow could not start"
 
 
 def new_request_id(requester_id: str, idempotency_key: str | None) -> str:
@@ -159,10 +165,10 @@ def start_grant(deps: Deps, request: AccessRequest) -> None:
     try:
         deps.workflow.start(request.request_id, request.request_id, "grant")
     except Exception as exc:
-        failed = lifecycle.fail(request, f"the access workflow could not start: {exc}")
-        deps.commit(
-            request, failed, deps.entry("request.error", None, request.status, failed.status, failed.last_error)
-        )
+        detail = f"{WORKFLOW_START_FAILED}: {type(exc).__name__}: {exc}"[:1000]
+        log.exception("ERROR %s for %s", WORKFLOW_START_FAILED, request.request_id)
+        failed = lifecycle.fail(request, WORKFLOW_START_FAILED)
+        deps.commit(request, failed, deps.entry("request.error", None, request.status, failed.status, detail))
         raise WorkflowUnavailable("the access workflow could not be started; please request again") from exc
 
 

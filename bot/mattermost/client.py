@@ -70,6 +70,23 @@ def _status(exc: BaseException) -> int | None:
     return response.status_code if isinstance(response, requests.Response) else None
 
 
+def _origin(url: str) -> tuple[str, str, int] | None:
+    try:
+        parts = urlsplit(url)
+        scheme, host, port = parts.scheme.lower(), (parts.hostname or "").lower(), parts.port
+    except ValueError:
+        return None
+    if scheme not in ("http", "https") or not host or parts.username is not None or parts.password is not None:
+        return None
+    return scheme, host, port or (443 if scheme == "https" else 80)
+
+
+def same_origin(url: str, base_url: str) -> bool:
+    """``url`` is on the scheme, host and port of ``base_url`` (no user-info)."""
+    origin = _origin(url)
+    return origin is not None and origin == _origin(base_url)
+
+
 def driver_options(url: str, token: str, *, verify: bool | str = True, timeout: float = 10.0) -> Json:
     parts = urlsplit(url)
     scheme = parts.scheme or "https"
@@ -201,12 +218,24 @@ class MattermostClient:
         updated: Json = await self._run(self.driver.client.put, "/commands/" + command_id, options=body)
         return updated
 
+    @property
+    def base_url(self) -> str:
+        options = self.driver.options
+        return f"{options['scheme']}://{options['url']}:{options['port']}"
+
     async def respond(self, response_url: str, payload: Json) -> None:
-        """A delayed slash-command reply through its ``response_url`` (30 min, 5 uses)."""
+        """A delayed slash-command reply through its ``response_url`` (30 min, 5 uses); only ever to
+        Mattermost itself, never where a request said."""
+        if not same_origin(response_url, self.base_url):
+            raise MattermostUnavailable("response_url is not on the Mattermost server")
 
         def post() -> None:
             reply = requests.post(
-                response_url, json=payload, timeout=self._timeout, verify=self.driver.options["verify"]
+                response_url,
+                json=payload,
+                timeout=self._timeout,
+                verify=self.driver.options["verify"],
+                allow_redirects=False,
             )
             reply.raise_for_status()
 

@@ -206,6 +206,14 @@ def test_mass_mentions_and_images_are_neutralised() -> None:
     assert neutralise("a" * 10, limit=5) == "aaaa…"
 
 
+@pytest.mark.parametrize("text", ["www.evil.example/x.png", "evil.example/path", "http://Evil.Example/a"])
+def test_bare_domains_in_alarm_text_are_not_left_to_auto_link(text: str) -> None:
+    safe = neutralise(text)
+    assert re.search(r"(?i)\b(?:[a-z0-9-]+\.)+[a-z]{2,}\b", safe) is None
+    assert safe.replace("\u200b", "") == text
+    assert neutralise("7.3 % > 5 % [3.0 (27/11/26 14:00:00)]") == "7.3 % > 5 % [3.0 (27/11/26 14:00:00)]"
+
+
 # --- thread rules -------------------------------------------------------------------------------
 
 OPENED = datetime(2026, 11, 27, 14, 0, tzinfo=UTC)
@@ -238,21 +246,41 @@ def test_decide_thread_action(state: str, minutes: int, root: RootInfo | None, e
     assert decide_thread_action(_at(state, minutes), root) == expected
 
 
+BOT = "bot-user-id"
+
+
 def test_thread_found_again_after_restart_from_post_props() -> None:
     first = post_for(_at("ALARM", 0))
-    stored_root = {"id": "root1", "root_id": "", **first}
+    stored_root = {"id": "root1", "root_id": "", "user_id": BOT, **first}
     flap = format_flap_reply(2, _at("ALARM", 6), definition_for("JIT-LambdaErrorRate"), OPEN_ROOT)
-    stored_flap = {"id": "r2", **flap}
-    other = {"id": "x", "root_id": "", "message": "hi", "props": {}}
-    older = {"id": "old", "root_id": "", **post_for(_at("ALARM", -600))}
-    info = latest_root([other, older, stored_root, stored_flap], "JIT-LambdaErrorRate")
+    stored_flap = {"id": "r2", "user_id": BOT, **flap}
+    other = {"id": "x", "root_id": "", "user_id": BOT, "message": "hi", "props": {}}
+    older = {"id": "old", "root_id": "", "user_id": BOT, **post_for(_at("ALARM", -600))}
+    info = latest_root([other, older, stored_root, stored_flap], "JIT-LambdaErrorRate", author=BOT)
     assert info is not None
     assert (info.post_id, info.episode, info.resolved) == ("root1", OPENED, False)
-    assert latest_root([stored_root], "JIT-API5xxRate") is None
-    with_replies = root_info(stored_root, [stored_flap, {"props": {}}])
+    assert latest_root([stored_root], "JIT-API5xxRate", author=BOT) is None
+    with_replies = root_info(stored_root, [stored_flap, {"props": {}}], author=BOT)
     assert with_replies is not None
     assert with_replies.flap_count == 2
     assert decide_thread_action(_at("ALARM", 9), with_replies) == "flap_reply"
+
+
+def test_posts_by_anyone_but_the_bot_are_not_thread_state() -> None:
+    """A channel member can put any props on their own post: a forged newer root (resolved or
+    open) or a forged flap number must not change what the bot sees."""
+    genuine = {"id": "root1", "root_id": "", "user_id": BOT, **post_for(_at("ALARM", 0))}
+    forged_root = {"id": "f1", "root_id": "", "user_id": "mallory", **post_for(_at("ALARM", 600))}
+    info = latest_root([genuine, forged_root], "JIT-LambdaErrorRate", author=BOT)
+    assert info is not None
+    assert info.post_id == "root1"
+    assert latest_root([forged_root], "JIT-LambdaErrorRate", author=BOT) is None
+    assert root_info(forged_root, author=BOT) is None
+    assert latest_root([genuine], "JIT-LambdaErrorRate", author="") is None  # no bot id yet: trust nothing
+    forged_flap = {"id": "f2", "root_id": "root1", "user_id": "mallory", "props": {"jit_alarm_flap": 99}}
+    counted = root_info(genuine, [forged_flap], author=BOT)
+    assert counted is not None
+    assert counted.flap_count == 0
 
 
 def test_flap_and_gap_replies() -> None:
@@ -270,8 +298,8 @@ def test_flap_and_gap_replies() -> None:
 
 def test_ok_reply_and_root_resolved() -> None:
     ok = notification("jit-lambdaerrorrate.ok.message.json")
-    root_post = {"id": "p1", "root_id": "", **post_for(_at("ALARM", 0))}
-    root = root_info(root_post)
+    root_post = {"id": "p1", "root_id": "", "user_id": "bot", **post_for(_at("ALARM", 0))}
+    root = root_info(root_post, author="bot")
     assert root is not None
     assert decide_thread_action(ok, root) == "resolve_reply"
     reply = format_ok_reply(ok, definition_for(ok.alarm_name), root)
@@ -285,7 +313,7 @@ def test_ok_reply_and_root_resolved() -> None:
     assert patch["props"]["jit_alarm_name"] == "JIT-LambdaErrorRate"
     assert all("actions" not in a for a in patch["props"]["attachments"])
     assert all(a["color"] == "#2e7d32" for a in patch["props"]["attachments"])
-    resolved = root_info({"id": "p1", **patch})
+    resolved = root_info({"id": "p1", "user_id": "bot", **patch}, author="bot")
     assert resolved is not None
     assert resolved.resolved
     assert decide_thread_action(_at("ALARM", 30), resolved) == "new_root"

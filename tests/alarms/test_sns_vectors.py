@@ -72,7 +72,9 @@ def test_every_altered_signed_field_is_rejected(name: str, key: str) -> None:
     )
     with pytest.raises(SnsRejected) as caught:
         verifier.verify(json.dumps(body).encode())
-    assert caught.value.reason == "bad_signature"
+    # A confirmation whose SubscribeURL no longer names its TopicArn is refused before any certificate fetch.
+    cheaper = {"bad_confirm_url"} if body["Type"] == "SubscriptionConfirmation" and key == "TopicArn" else set()
+    assert caught.value.reason in {"bad_signature", *cheaper}
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)

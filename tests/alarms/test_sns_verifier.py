@@ -4,6 +4,8 @@ import inspect
 import json
 import logging
 import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -239,7 +241,51 @@ def test_certificate_fetch_failure_and_garbage(host: CertHost, signer: Signer) -
     verifier = SnsVerifier(ALLOWED, host, lambda: NOW)
     assert reason_of(verifier, encode(signer.notification("x"))) == "certificate_unavailable"
     host.store[signer.cert_url] = b"-----BEGIN CERTIFICATE-----\nnope\n-----END CERTIFICATE-----\n"
-    assert reason_of(verifier, encode(signer.notification("x"))) == "bad_certificate"
+    assert reason_of(SnsVerifier(ALLOWED, host, lambda: NOW), encode(signer.notification("x"))) == "bad_certificate"
+
+
+def test_a_failed_certificate_url_is_not_fetched_again_within_the_window(
+    host: CertHost, signer: Signer, sns_leaf: tuple[rsa.RSAPrivateKey, bytes]
+) -> None:
+    now = [NOW]
+    signer.cert_url = "https://sns.eu-central-1.amazonaws.com/SimpleNotificationService-missing.pem"
+    verifier = SnsVerifier(ALLOWED, host, lambda: now[0], failure_ttl=timedelta(minutes=5))
+    for _ in range(5):
+        assert reason_of(verifier, encode(signer.notification("x"))) == "certificate_unavailable"
+    assert host.fetched == [signer.cert_url]
+    host.store[signer.cert_url] = sns_leaf[1]  # the host recovers; still not asked inside the window
+    now[0] = NOW + timedelta(minutes=4)
+    assert reason_of(verifier, encode(signer.notification("x"))) == "certificate_unavailable"
+    assert host.fetched == [signer.cert_url]
+    now[0] = NOW + timedelta(minutes=6)
+    verifier.verify(encode(signer.notification("x")))
+    assert host.fetched == [signer.cert_url, signer.cert_url]
+
+
+def test_certificate_fetches_in_flight_are_capped(signer: Signer, sns_leaf: tuple[rsa.RSAPrivateKey, bytes]) -> None:
+    """Past the cap a message is refused at once rather than queued behind a slow host."""
+    release = threading.Event()
+    started: list[str] = []
+
+    def slow(url: str) -> bytes:
+        started.append(url)
+        release.wait(30)
+        raise OSError("slow host")
+
+    verifier = SnsVerifier(ALLOWED, slow, lambda: NOW, max_fetches=2)
+    urls = [f"https://sns.eu-central-1.amazonaws.com/SimpleNotificationService-{i}.pem" for i in range(3)]
+    with ThreadPoolExecutor(2) as pool:
+        waiting = [
+            pool.submit(reason_of, verifier, encode(Signer(signer.key, cert_url=u).notification("x"))) for u in urls[:2]
+        ]
+        deadline = time.monotonic() + 10
+        while len(started) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        third = Signer(signer.key, cert_url=urls[2]).notification("x")
+        assert reason_of(verifier, encode(third)) == "certificate_unavailable"
+        release.set()
+        assert [w.result(10) for w in waiting] == ["certificate_unavailable"] * 2
+    assert sorted(started) == sorted(urls[:2])
 
 
 def test_certificate_is_cached_and_bounded(host: CertHost, signer: Signer, test_ca: LocalCa) -> None:

@@ -21,6 +21,7 @@ KEY = secrets.token_bytes(32)
 ALARM = parse_alarm_message(fixture_text("jit-lambdaerrorrate.alarm.message.json"))
 OK = parse_alarm_message(fixture_text("jit-lambdaerrorrate.ok.message.json"))
 AT = datetime(2026, 11, 27, 14, 7, tzinfo=UTC)
+BOT = "bot-user-id"
 
 
 def posted_root(signer: AlarmContextSigner) -> dict[str, Any]:
@@ -31,7 +32,7 @@ def posted_root(signer: AlarmContextSigner) -> dict[str, Any]:
         sign_context=signer.sign,
     )
     post = format_alarm_post(ALARM, CATALOGUE_BY_NAME[ALARM.alarm_name], None, (), settings)
-    return post | {"id": "root1", "root_id": "", "channel_id": "oncall1"}
+    return post | {"id": "root1", "root_id": "", "channel_id": "oncall1", "user_id": BOT}
 
 
 def contexts(post: dict[str, Any]) -> list[dict[str, Any]]:
@@ -82,18 +83,23 @@ def test_root_matches_only_its_own_episode() -> None:
     signer = AlarmContextSigner(KEY)
     root = posted_root(signer)
     ctx = signer.verify(contexts(root)[0], now=AT)
-    assert alarm_posts.root_matches(root, ctx)
-    assert not alarm_posts.root_matches(root | {"root_id": "other"}, ctx)
-    assert not alarm_posts.root_matches(root, ctx.model_copy(update={"episode": "2026-01-01T00:00:00+00:00"}))
-    assert not alarm_posts.root_matches(root, ctx.model_copy(update={"alarm_name": "JIT-ReconcilerErrors"}))
+    assert alarm_posts.root_matches(root, ctx, author=BOT)
+    assert not alarm_posts.root_matches(root | {"root_id": "other"}, ctx, author=BOT)
+    assert not alarm_posts.root_matches(root | {"user_id": "mallory"}, ctx, author=BOT)  # a copy by a member
+    other_episode = ctx.model_copy(update={"episode": "2026-01-01T00:00:00+00:00"})
+    assert not alarm_posts.root_matches(root, other_episode, author=BOT)
+    other_alarm = ctx.model_copy(update={"alarm_name": "JIT-ReconcilerErrors"})
+    assert not alarm_posts.root_matches(root, other_alarm, author=BOT)
 
 
 def test_change_key_finds_redelivered_and_replayed_changes() -> None:
-    tagged = alarm_posts.tag({"message": "m", "props": {"a": 1}}, ALARM, "msg-1")
+    tagged = alarm_posts.tag({"message": "m", "user_id": BOT, "props": {"a": 1}}, ALARM, "msg-1")
     assert tagged["props"]["a"] == 1
-    assert alarm_posts.already_posted([tagged], ALARM, "msg-2")  # same change, new MessageId
-    assert alarm_posts.already_posted([tagged], OK, "msg-1")  # same MessageId
-    assert not alarm_posts.already_posted([tagged], OK, "msg-2")
+    assert alarm_posts.already_posted([tagged], ALARM, "msg-2", author=BOT)  # same change, new MessageId
+    assert alarm_posts.already_posted([tagged], OK, "msg-1", author=BOT)  # same MessageId
+    assert not alarm_posts.already_posted([tagged], OK, "msg-2", author=BOT)
+    # The same props on a channel member's post prove nothing.
+    assert not alarm_posts.already_posted([tagged | {"user_id": "mallory"}], ALARM, "msg-1", author=BOT)
     assert alarm_posts.change_key(ALARM) != alarm_posts.change_key(OK)
 
 
@@ -106,7 +112,7 @@ def test_acknowledge_edit_keeps_a_working_mute_button_only() -> None:
     assert props[alarm_posts.PROP_ACKED_BY] == "dave"
     [mute] = contexts({"props": props})
     assert signer.verify(mute, now=AT).action == "mute"
-    assert root_info({"id": "root1", "props": props}) is not None  # still an open root
+    assert root_info({"id": "root1", "user_id": BOT, "props": props}, author=BOT) is not None  # still open
 
 
 def test_mute_records_until_and_then_no_buttons_are_left_after_ack() -> None:
@@ -126,7 +132,7 @@ def test_mute_records_until_and_then_no_buttons_are_left_after_ack() -> None:
 
 
 def test_muted_reply_stays_in_the_thread_without_mentions() -> None:
-    root = root_info(posted_root(AlarmContextSigner(KEY)))
+    root = root_info(posted_root(AlarmContextSigner(KEY)), author=BOT)
     assert root is not None
     reply = alarm_posts.muted_reply(ALARM, CATALOGUE_BY_NAME[ALARM.alarm_name], root, AT)
     assert reply["root_id"] == "root1"

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -63,7 +65,27 @@ def test_every_at_sign_is_followed_by_a_zero_width_space() -> None:
 
 
 def test_markdown_and_links_are_escaped_not_removed() -> None:
-    assert neutralise("see [docs](https://x.io) `code`") == ("see \\[docs\\]\\(https:" + ZWSP + "//x.io\\) \\`code\\`")
+    assert neutralise("see [docs](https://x.io) `code`") == (
+        "see \\[docs\\]\\(https:" + ZWSP + "//x." + ZWSP + "io\\) \\`code\\`"
+    )
+
+
+# What Mattermost would auto-link (and preview) without a scheme: a dotted host name.
+LINKABLE_HOST = re.compile(r"(?i)\b(?:[a-z0-9-]+\.)+[a-z]{2,}\b")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["www.evil.example/x.png", "see evil.example/path now", "EVIL.Example", "mail alice@corp.example.com", "a.b.co"],
+)
+def test_bare_domains_are_not_left_to_auto_link(text: str) -> None:
+    safe = neutralise(text)
+    assert LINKABLE_HOST.search(safe) is None
+    assert safe.replace(ZWSP, "") == text  # the same words on screen
+
+
+def test_numbers_and_versions_are_left_alone() -> None:
+    assert neutralise("7.3 %, v1.2, 10.0.0.1") == "7.3 %, v1.2, 10.0.0.1"
 
 
 def test_ten_thousand_characters_are_bounded() -> None:

@@ -202,3 +202,61 @@ def test_moto_deploys_the_supported_part(stack):
     assert set(STACK_OUTPUTS) <= set(outputs)  # `jit-admin --stack` finds its settings here
     settings = settings_from_outputs(outputs, stack.settings.region)
     assert settings.state_machine_arn == machine_arn
+
+
+def _statements(template: dict[str, Any], topic: str) -> list[dict[str, Any]]:
+    [policy] = [
+        p for p in _of_type(template, "AWS::SNS::TopicPolicy").values() if p["Properties"]["Topics"] == [{"Ref": topic}]
+    ]
+    return list(policy["Properties"]["PolicyDocument"]["Statement"])
+
+
+LAMBDA_ROLES = [{"Fn::GetAtt": ["ApiFunctionRole", "Arn"]}, {"Fn::GetAtt": ["ReconcilerFunctionRole", "Arn"]}]
+
+
+def test_only_the_two_lambdas_may_publish_lifecycle_events(template):
+    statements = {s["Sid"]: s for s in _statements(template, "EventsTopic")}
+    deny = statements["OnlyTheLambdasPublish"]
+    assert (deny["Effect"], deny["Principal"], deny["Action"]) == ("Deny", "*", "sns:Publish")
+    assert deny["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": LAMBDA_ROLES}}
+    assert statements["LambdasPublish"]["Principal"] == {"AWS": LAMBDA_ROLES}
+
+
+def test_only_cloudwatch_of_this_account_may_publish_alarms(template):
+    statements = {s["Sid"]: s for s in _statements(template, "AlarmsTopic")}
+    deny = statements["OnlyCloudWatchPublishes"]
+    assert (deny["Effect"], deny["Principal"], deny["Action"]) == ("Deny", "*", "sns:Publish")
+    assert deny["Condition"] == {"StringNotEquals": {"aws:PrincipalServiceName": "cloudwatch.amazonaws.com"}}
+    allow = statements["CloudWatchOfThisAccountPublishes"]
+    assert allow["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert allow["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+
+
+@pytest.mark.parametrize("topic", ["EventsTopic", "AlarmsTopic"])
+def test_only_the_bots_https_endpoint_may_subscribe(template, topic):
+    denies = [s for s in _statements(template, topic) if s["Action"] == "sns:Subscribe"]
+    assert all(s["Effect"] == "Deny" and s["Principal"] == "*" for s in denies)
+    conditions = [s["Condition"]["StringNotEquals"] for s in denies]
+    assert {"sns:Endpoint": {"Fn::Sub": "${BotBaseUrl}/sns"}} in conditions
+    assert {"sns:Protocol": "https"} in conditions
+
+
+def test_unsigned_paths_have_their_own_low_throttle_and_the_api_can_be_fenced(template):
+    resources = template["Resources"]
+    settings = {(m["ResourcePath"], m["HttpMethod"]): m for m in resources["ApiStage"]["Properties"]["MethodSettings"]}
+    assert settings[("/*", "*")]["ThrottlingRateLimit"] == 20
+    for unsigned in (("/~1health", "GET"), ("/", "*")):
+        assert settings[unsigned]["ThrottlingRateLimit"] < settings[("/*", "*")]["ThrottlingRateLimit"]
+        assert settings[unsigned]["ThrottlingBurstLimit"] < settings[("/*", "*")]["ThrottlingBurstLimit"]
+    assert resources["HealthResource"]["Properties"]["PathPart"] == "health"
+    # Optional fences, off by default: a source-address resource policy and a WAF web ACL.
+    assert template["Parameters"]["ApiAllowedSourceCidrs"]["Default"] == ""
+    assert template["Parameters"]["ApiWebAclArn"]["Default"] == ""
+    policy = resources["RestApi"]["Properties"]["Policy"]["Fn::If"]
+    assert policy[0] == "HasApiSourceCidrs"
+    assert policy[2] == {"Ref": "AWS::NoValue"}
+    [deny] = [s for s in policy[1]["Statement"] if s["Effect"] == "Deny"]
+    assert deny["Condition"] == {"NotIpAddress": {"aws:SourceIp": {"Ref": "ApiAllowedSourceCidrs"}}}
+    association = resources["ApiWebAclAssociation"]
+    assert association["Condition"] == "HasApiWebAcl"
+    assert association["Properties"]["WebACLArn"] == {"Ref": "ApiWebAclArn"}

@@ -105,6 +105,9 @@ def test_bad_create_bodies_get_a_specific_4xx_and_write_nothing(stack, change, r
         (b"[1, 2]", "must be a JSON object"),
         (b"{", "not valid JSON"),
         (b'{"a":' * 12 + b"1" + b"}" * 12, "nested deeper"),
+        # Deep enough for RecursionError in the decoder (was a 500), still under the 16 KiB limit.
+        (b'{"a":' + b"[" * 5000 + b"]" * 5000 + b"}", "nested deeper"),
+        (b'{"a":' + b"[" * 5000, "nested deeper"),
     ],
 )
 def test_malformed_json_is_refused_after_authentication(stack, raw, reason):
@@ -112,6 +115,14 @@ def test_malformed_json_is_refused_after_authentication(stack, raw, reason):
     status, body = send(stack, "POST", "/requests", raw, headers)
     assert status == 400
     assert reason in body["message"]
+
+
+def test_a_non_ascii_signature_header_is_401_not_500(stack):
+    raw, headers = signed(stack, "POST", "/requests", CREATE)
+    name = next(k for k in headers if k.lower().endswith("signature"))
+    headers[name] = headers[name][:-1] + "\u00e9"
+    status, body = send(stack, "POST", "/requests", raw, headers)  # http.client sends it as latin-1
+    assert (status, body["error"]) == (401, "unauthorized")
 
 
 def test_body_over_16_kib_is_413(stack):

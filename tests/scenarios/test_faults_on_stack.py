@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -11,6 +12,7 @@ import pytest
 from moto.dynamodb.models import DynamoDBBackend
 from moto.ssoadmin.models import SSOAdminBackend
 from moto.ssoadmin.responses import SSOAdminResponse
+from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
 from backend.adapters import tables
 from backend.api.client import BackendError
@@ -199,3 +201,23 @@ def test_events_left_in_the_outbox_are_republished_by_the_reconciler(stack, monk
 
 def _outbox(stack):
     return int(stack.clients.dynamodb.scan(TableName=tables.OUTBOX, Select="COUNT")["Count"])
+
+
+def test_a_workflow_that_cannot_start_shows_a_short_reason_and_keeps_the_detail(stack, faults, caplog):
+    """ARNs and role names from the exception stay in the log and the audit item, out of chat."""
+    secret = "arn:aws:iam::123456789012:role/jit-internal-role-name"
+    faults.fail(
+        StepFunctionsParserBackend, "start_execution", "AccessDeniedException", None, f"{secret} is not authorized"
+    )
+    created = ask(stack)
+    with caplog.at_level(logging.ERROR, logger="backend"), pytest.raises(BackendError) as refused:
+        stack.client().decide(BOB, created.request_id, "approve")
+    assert refused.value.status == 503
+    failed = stack.deps.store.get(created.request_id)
+    assert failed.status is S.ERROR
+    assert failed.last_error == "the access workflow could not start"
+    shown = stack.client().get_request(BOB, created.request_id)
+    assert "arn:" not in json.dumps(shown.model_dump(mode="json"))
+    [error] = [e for e in stack.deps.store.audit_trail(created.request_id) if e.type == "request.error"]
+    assert secret in (error.detail or "")
+    assert secret in caplog.text
