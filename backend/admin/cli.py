@@ -30,6 +30,7 @@ from backend.api.signing import KEY_ID_PATTERN
 from backend.auth.keyset import KeyEntry, KeySet, KeyStatus, generate_key
 from backend.domain.errors import DomainError, InvalidRequest, ReconcileFailed
 from backend.domain.timefmt import parse_duration
+from backend.service.policy_apply import resolve_users
 
 if TYPE_CHECKING:
     from typing import TypeAlias
@@ -342,8 +343,13 @@ def _print_diff(ctx: AdminContext, lines: list[str]) -> None:
         ctx.console.print(line, style=style, markup=False, highlight=False)
 
 
+def _resolved_policy_file(ctx: AdminContext, path: Path) -> Policy:
+    """The file's policy with every user it names resolved in Identity Center (unknown ones refused)."""
+    return resolve_users(load_policy_file(path), ctx.deps.directory)
+
+
 def cmd_policy_diff(args: argparse.Namespace, ctx: AdminContext) -> int:
-    lines = policy_diff(_applied_policy(ctx), load_policy_file(args.file), str(args.file))
+    lines = policy_diff(_applied_policy(ctx), _resolved_policy_file(ctx, args.file), str(args.file))
     _print_diff(ctx, lines)
     ctx.console.print("No changes." if not lines else f"{len(lines)} diff line(s).")
     return EXIT_OK
@@ -351,7 +357,7 @@ def cmd_policy_diff(args: argparse.Namespace, ctx: AdminContext) -> int:
 
 def cmd_policy_apply(args: argparse.Namespace, ctx: AdminContext) -> int:
     operator = ctx.require_operator()
-    proposed = load_policy_file(args.file)
+    proposed = _resolved_policy_file(ctx, args.file)
     lines = policy_diff(_applied_policy(ctx), proposed, str(args.file))
     if not lines:
         ctx.console.print("No changes; nothing applied.")
