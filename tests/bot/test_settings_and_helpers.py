@@ -117,3 +117,12 @@ def test_direct_post_filter_ignores_own_and_non_dm_posts() -> None:
     assert dms.direct_post(raw("alice", "O")) is None
     assert dms.direct_post(raw("alice", type="system_join_channel")) is None
     assert dms.direct_post("not json") is None
+
+
+def test_trusted_auth_services_are_a_comma_list_of_plain_names() -> None:
+    assert BotSettings.load(ENV | {"BOT_TRUSTED_AUTH_SERVICES": "saml, openid"}).trusted_auth_services == (
+        "saml",
+        "openid",
+    )
+    with pytest.raises(ValidationError, match="not a Mattermost auth_service name"):
+        BotSettings.load(ENV | {"BOT_TRUSTED_AUTH_SERVICES": "saml,SSO:x"})
