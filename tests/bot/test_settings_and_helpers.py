@@ -126,3 +126,14 @@ def test_trusted_auth_services_are_a_comma_list_of_plain_names() -> None:
     )
     with pytest.raises(ValidationError, match="not a Mattermost auth_service name"):
         BotSettings.load(ENV | {"BOT_TRUSTED_AUTH_SERVICES": "saml,SSO:x"})
+
+
+def test_explain_identity_and_revoke_refusals() -> None:
+    revoking = BackendError(409, "revoke_requested", "this access was revoked early; it cannot be extended")
+    assert explain(revoking).startswith("This access is being revoked: this access was revoked early")
+    assert explain(BackendError(403, "identity_not_vouched", "the bot cannot vouch")).startswith(
+        "Your chat account cannot be linked to AWS: "
+    )
+    assert explain(BackendError(409, "identity_mismatch", "changed")).startswith(
+        "Your chat account no longer matches its AWS link"
+    )
