@@ -1,4 +1,5 @@
-"""Names of the deployed resources other than tables (those are in ``backend.adapters.tables``).
+"""Names of the deployed resources other than tables (those are in ``backend.adapters.tables``,
+``jit_identities`` included).
 
 One source for the template (infra/) and the local stack; ``alarms.sns`` keeps its own copy of the
 topic names (it imports nothing from backend) and a test holds the two equal.

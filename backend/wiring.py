@@ -12,6 +12,7 @@ import boto3
 from botocore.config import Config
 
 from backend.adapters.directory_cache import CachedDirectory
+from backend.adapters.dynamodb_identities import DynamoIdentityBindings
 from backend.adapters.dynamodb_ledger import DynamoHolderLedger
 from backend.adapters.dynamodb_policy import DynamoPolicyStore
 from backend.adapters.dynamodb_requests import DynamoRequestStore
@@ -85,6 +86,7 @@ def build_deps(
         ledger=DynamoHolderLedger(clients.dynamodb),
         assignments=gateway,
         directory=CachedDirectory(gateway),
+        identities=DynamoIdentityBindings(clients.dynamodb),
         workflow=SfnWorkflow(clients.stepfunctions, settings.state_machine_arn),
         events=SnsEventBus(clients.sns, settings.events_topic_arn),
         policies=DynamoPolicyStore(clients.dynamodb),

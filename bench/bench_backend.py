@@ -112,8 +112,8 @@ def run() -> list[tuple[str, str, str]]:
     ).start()
     try:
         client = stack.client()
-        alice = Person(user_id="mmalice", username="alice", email="alice@example.com")
-        bob = Person(user_id="mmbob", username="bob", email="bob@example.com")
+        alice = Person(user_id="mmalice", username="alice", email="alice@example.com", vouched_by="bench:local")
+        bob = Person(user_id="mmbob", username="bob", email="bob@example.com", vouched_by="bench:local")
         counter = CallCounter(stack.clients)
 
         def body() -> CreateRequestBody:

@@ -21,6 +21,10 @@ _LEADS = {
     "invalid_request": "That request is not valid",
     "already_exists": "That request already exists",
     "principal_not_found": "Your chat account has no matching AWS Identity Center user",
+    "revoke_requested": "This access is being revoked",
+    "identity_not_vouched": "Your chat account cannot be linked to AWS",
+    "identity_mismatch": "Your chat account no longer matches its AWS link",
+    "identity_taken": "Your chat account cannot be linked to AWS",
 }
 
 

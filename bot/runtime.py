@@ -41,6 +41,7 @@ from bot.direct import DirectMessages
 from bot.events import LifecycleHandler
 from bot.mattermost.client import MattermostClient, driver_options
 from bot.mattermost.registration import ensure_command
+from bot.mattermost.trust import EmailTrust, TrustSettings
 from bot.mattermost.websocket import Backoff, ReconnectingWebsocket
 from bot.settings import BotSettings
 
@@ -120,6 +121,17 @@ class BotRuntime:
         options = driver_options(s.mattermost_url, s.mattermost_token.get_secret_value(), verify=verify)
         driver = Driver(options)
         mm = MattermostClient(driver, self.mattermost_pool)
+        mm.use_trust(
+            EmailTrust(
+                TrustSettings(
+                    frozenset(s.trusted_auth_services),
+                    trust_deployment_email=s.trust_deployment_email,
+                    trust_all_emails=s.trust_all_emails,
+                    refresh_seconds=s.client_config_refresh_seconds,
+                ),
+                mm.client_config,
+            )
+        )
         await mm.login()
         team_id = await mm.team_id(s.team_name)
         approvals_id = await mm.channel_id(s.team_name, s.approvals_channel)

@@ -51,6 +51,14 @@ class BotSettings(BaseModel):
     runbook_docs_url: str = ""
     # The runbook file parsed for alarm posts; empty means docs/runbooks/01-monitoring-alarms.md here.
     runbook_file: Path | None = None
+    # Who the bot vouches for, so the backend may bind them to Identity Center (docs/identity.md):
+    # accounts signed in through one of these SSO services (seen only if the bot is a system admin),
+    # every account when the Mattermost client config shows e-mail is verified or SSO-only,
+    # or every account when the operator vouches for the whole deployment (trust_all_emails).
+    trusted_auth_services: tuple[str, ...] = ("saml", "gitlab", "openid", "office365", "google", "ldap")
+    trust_deployment_email: bool = True
+    trust_all_emails: bool = False
+    client_config_refresh_seconds: float = Field(default=300.0, gt=0)
     # Service
     listen_host: str = "127.0.0.1"
     listen_port: int = Field(default=8080, ge=0, le=65535)
@@ -74,11 +82,19 @@ class BotSettings(BaseModel):
             raise ValueError("must be an http(s) URL or empty")
         return value.rstrip("/")
 
-    @field_validator("sns_allowed_topics", mode="before")
+    @field_validator("sns_allowed_topics", "trusted_auth_services", mode="before")
     @classmethod
     def _split_topics(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(t.strip() for t in value.split(",") if t.strip())
+        return value
+
+    @field_validator("trusted_auth_services")
+    @classmethod
+    def _auth_service_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for name in value:
+            if not name.isascii() or not name.isalnum() or not name.islower():
+                raise ValueError(f"{name!r} is not a Mattermost auth_service name (e.g. saml, gitlab, openid)")
         return value
 
     @model_validator(mode="after")

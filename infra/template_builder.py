@@ -32,9 +32,11 @@ API_TABLE_ACTIONS: dict[str, list[str]] = {
     tables.NONCES: ["dynamodb:PutItem"],
     tables.OUTBOX: ["dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Scan"],
     tables.CONFIG: [*_READ, "dynamodb:PutItem"],
+    # Bindings are made on first use (a transaction of two conditional puts), never changed by the API.
+    tables.IDENTITIES: [*_READ, "dynamodb:PutItem", "dynamodb:ConditionCheckItem"],
 }
 RECONCILER_TABLE_ACTIONS: dict[str, list[str]] = {
-    name: actions for name, actions in API_TABLE_ACTIONS.items() if name != tables.NONCES
+    name: actions for name, actions in API_TABLE_ACTIONS.items() if name not in (tables.NONCES, tables.IDENTITIES)
 }
 ASSIGNMENT_WRITE_ACTIONS = ["sso:CreateAccountAssignment", "sso:DeleteAccountAssignment"]
 

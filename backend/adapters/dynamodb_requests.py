@@ -58,7 +58,10 @@ def request_to_item(request: AccessRequest) -> dict[str, Any]:
         "version": request.version,
         "created_at": ts(request.created_at),
         "approval_deadline": ts(request.approval_deadline),
-        "approvals": [{"approver": a.approver.model_dump(), "at": ts(a.at)} for a in request.approvals],
+        "approvals": [
+            {"approver": a.approver.model_dump(), "at": ts(a.at), "principal_id": a.principal_id}
+            for a in request.approvals
+        ],
         "decided_by": request.decided_by.model_dump() if request.decided_by else None,
         "decision_note": request.decision_note,
         "start_time": ts(request.start_time) if request.start_time else None,
@@ -68,6 +71,7 @@ def request_to_item(request: AccessRequest) -> dict[str, Any]:
         "last_error": request.last_error,
         "card": request.card.model_dump() if request.card else None,
         "idempotency_key": request.idempotency_key,
+        "revoke_requested_at": ts(request.revoke_requested_at) if request.revoke_requested_at else None,
     }
 
 
@@ -93,7 +97,11 @@ def request_from_item(item: dict[str, Any]) -> AccessRequest:
         created_at=parse_iso_z(item["created_at"]),
         approval_deadline=parse_iso_z(item["approval_deadline"]),
         approvals=tuple(
-            {"approver": Person.model_validate(a["approver"]), "at": parse_iso_z(a["at"])}
+            {
+                "approver": Person.model_validate(a["approver"]),
+                "at": parse_iso_z(a["at"]),
+                "principal_id": a.get("principal_id"),
+            }
             for a in item.get("approvals", [])
         ),
         decided_by=_person(item.get("decided_by")),
@@ -105,6 +113,7 @@ def request_from_item(item: dict[str, Any]) -> AccessRequest:
         last_error=item.get("last_error"),
         card=CardRef.model_validate(item["card"]) if item.get("card") else None,
         idempotency_key=item.get("idempotency_key"),
+        revoke_requested_at=_opt_time(item.get("revoke_requested_at")),
     )
 
 

@@ -13,6 +13,7 @@ ASSIGNMENTS: Final = "jit_assignments"
 NONCES: Final = "jit_nonces"
 CONFIG: Final = "jit_config"
 OUTBOX: Final = "jit_outbox"  # lifecycle events not yet delivered to SNS
+IDENTITIES: Final = "jit_identities"  # Mattermost account ↔ Identity Center user bindings
 
 GSI_STATUS_ENDTIME: Final = "gsi_status_endtime"
 GSI_STATUS_CREATED: Final = "gsi_status_created"
@@ -72,6 +73,12 @@ TABLE_DEFINITIONS: Final[dict[str, dict[str, Any]]] = {
     CONFIG: {
         "KeySchema": [_key("kind", "HASH"), _key("version", "RANGE")],
         "AttributeDefinitions": [_attr("kind"), _attr("version", "N")],
+    },
+    # Two items per binding, written in one transaction: "mm#<mattermost user id>" (the binding)
+    # and "ic#<identity center user id>" (the uniqueness claim on the Identity Center user).
+    IDENTITIES: {
+        "KeySchema": [_key("binding_key", "HASH")],
+        "AttributeDefinitions": [_attr("binding_key")],
     },
 }
 

@@ -25,12 +25,14 @@ from backend.admin.confirm import ConfirmationRefused, confirm
 from backend.admin.context import AdminContext, ConfigurationError, default_journal_dir
 from backend.admin.keys import KeyStore, write_secret_file
 from backend.admin.policy import PolicyFileError, load_policy_file, policy_diff
-from backend.admin.render import keys_table, plan_table, reconcile_table, requests_table
+from backend.admin.render import identities_table, keys_table, plan_table, reconcile_table, requests_table
 from backend.api.signing import KEY_ID_PATTERN
 from backend.auth.errors import KeyStoreUnavailable
 from backend.auth.keyset import KeyEntry, KeySet, KeyStatus, generate_key
-from backend.domain.errors import DomainError, InvalidRequest, ReconcileFailed
+from backend.domain.errors import BindingNotFound, DomainError, InvalidRequest, ReconcileFailed
+from backend.domain.models import IdentityBinding
 from backend.domain.timefmt import parse_duration
+from backend.service.policy_apply import resolve_users
 
 if TYPE_CHECKING:
     from typing import TypeAlias
@@ -39,6 +41,8 @@ if TYPE_CHECKING:
     from backend.domain.policy import Policy
 
     Subparsers: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
+
+log = logging.getLogger("backend.admin")
 
 PROG = "jit-admin"
 EXIT_OK, EXIT_FAILED, EXIT_UNRECORDED = 0, 1, 3
@@ -142,6 +146,24 @@ def _policy_parser(groups: Subparsers) -> None:
         sub.set_defaults(handler=handler)
 
 
+def _identities_parser(groups: Subparsers) -> None:
+    ids = groups.add_parser("identities", help="Mattermost account → Identity Center user bindings (docs/identity.md)")
+    id_cmds = ids.add_subparsers(dest="command", required=True)
+    id_cmds.add_parser("list", help="every binding").set_defaults(handler=cmd_identities_list)
+    rebind = id_cmds.add_parser(
+        "rebind", help="bind a Mattermost account to the Identity Center user with this e-mail (after a change)"
+    )
+    rebind.add_argument("mattermost_user_id", help="the 26-character Mattermost user id (see list)")
+    rebind.add_argument("email", help="the account's current Mattermost e-mail; its Identity Center user is bound")
+    rebind.add_argument("--username", help="the Mattermost username (default: the one already bound)")
+    _add_confirmation(rebind)
+    rebind.set_defaults(handler=cmd_identities_rebind)
+    remove = id_cmds.add_parser("remove", help="delete a binding; the account binds afresh on its next action")
+    remove.add_argument("mattermost_user_id")
+    _add_confirmation(remove)
+    remove.set_defaults(handler=cmd_identities_remove)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -156,6 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     _requests_parser(groups)
     _keys_parser(groups)
     _policy_parser(groups)
+    _identities_parser(groups)
     return parser
 
 
@@ -343,8 +366,13 @@ def _print_diff(ctx: AdminContext, lines: list[str]) -> None:
         ctx.console.print(line, style=style, markup=False, highlight=False)
 
 
+def _resolved_policy_file(ctx: AdminContext, path: Path) -> Policy:
+    """The file's policy with every user it names resolved in Identity Center (unknown ones refused)."""
+    return resolve_users(load_policy_file(path), ctx.deps.directory)
+
+
 def cmd_policy_diff(args: argparse.Namespace, ctx: AdminContext) -> int:
-    lines = policy_diff(_applied_policy(ctx), load_policy_file(args.file), str(args.file))
+    lines = policy_diff(_applied_policy(ctx), _resolved_policy_file(ctx, args.file), str(args.file))
     _print_diff(ctx, lines)
     ctx.console.print("No changes." if not lines else f"{len(lines)} diff line(s).")
     return EXIT_OK
@@ -352,7 +380,7 @@ def cmd_policy_diff(args: argparse.Namespace, ctx: AdminContext) -> int:
 
 def cmd_policy_apply(args: argparse.Namespace, ctx: AdminContext) -> int:
     operator = ctx.require_operator()
-    proposed = load_policy_file(args.file)
+    proposed = _resolved_policy_file(ctx, args.file)
     lines = policy_diff(_applied_policy(ctx), proposed, str(args.file))
     if not lines:
         ctx.console.print("No changes; nothing applied.")
@@ -361,6 +389,63 @@ def cmd_policy_apply(args: argparse.Namespace, ctx: AdminContext) -> int:
     confirm("apply", yes=args.yes, confirm_text=args.confirm, prompt=ctx.prompt)
     version = ctx.deps.policies.put(proposed, operator, ctx.now())
     ctx.console.print(f"Applied policy version {version} as {operator.email}.")
+    return EXIT_OK
+
+
+# -- identities -----------------------------------------------------------------------------------
+
+
+def cmd_identities_list(_args: argparse.Namespace, ctx: AdminContext) -> int:
+    found = ctx.deps.identities.all()
+    ctx.console.print(identities_table(found))
+    ctx.console.print(f"{len(found)} binding(s)")
+    return EXIT_OK
+
+
+def cmd_identities_rebind(args: argparse.Namespace, ctx: AdminContext) -> int:
+    operator = ctx.require_operator()
+    old = ctx.deps.identities.get(args.mattermost_user_id)
+    username = args.username or (old.mattermost_username if old else None)
+    if not username:
+        raise ConfigurationError("this account has no binding yet: give its Mattermost --username")
+    principal_id = ctx.deps.directory.find_user_id(args.email)
+    new = IdentityBinding(
+        mattermost_user_id=args.mattermost_user_id,
+        mattermost_username=username,
+        principal_id=principal_id,
+        email=args.email,
+        bound_at=ctx.now(),
+        verified_by=f"admin:{operator.email}"[:64],
+    )
+    was = f"{old.principal_id} ({old.email})" if old else "nothing"
+    ctx.console.print(
+        f"Rebind Mattermost user {username} ({args.mattermost_user_id}) from {was} to Identity Center user "
+        f"{principal_id} ({args.email}).",
+        markup=False,
+        highlight=False,
+    )
+    confirm(args.mattermost_user_id, yes=args.yes, confirm_text=args.confirm, prompt=ctx.prompt)
+    ctx.deps.identities.rebind(new)
+    log.warning("identity rebound by %s: %s %s → %s", operator.email, args.mattermost_user_id, was, principal_id)
+    ctx.console.print(f"Bound {username} to {principal_id} as {operator.email}.", markup=False, highlight=False)
+    return EXIT_OK
+
+
+def cmd_identities_remove(args: argparse.Namespace, ctx: AdminContext) -> int:
+    operator = ctx.require_operator()
+    old = ctx.deps.identities.get(args.mattermost_user_id)
+    if old is None:
+        raise BindingNotFound(f"no binding for Mattermost user {args.mattermost_user_id}")
+    ctx.console.print(
+        f"Remove the binding of {old.mattermost_username} ({old.mattermost_user_id}) to {old.principal_id} "
+        f"({old.email}); the account binds afresh, if the bot vouches for it, on its next action.",
+        markup=False,
+        highlight=False,
+    )
+    confirm(args.mattermost_user_id, yes=args.yes, confirm_text=args.confirm, prompt=ctx.prompt)
+    ctx.deps.identities.remove(args.mattermost_user_id)
+    log.warning("identity binding removed by %s: %s → %s", operator.email, old.mattermost_user_id, old.principal_id)
+    ctx.console.print(f"Removed the binding of {old.mattermost_username}.", markup=False, highlight=False)
     return EXIT_OK
 
 

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from backend.admin.journal import Journal
     from backend.admin.listings import Finding
     from backend.auth.keyset import KeySet
+    from backend.domain.models import IdentityBinding
     from backend.service.reconciler import ReconcileReport
 
 
@@ -52,6 +53,16 @@ def requests_table(title: str, findings: list[Finding]) -> Table:
             _ts(r.end_time),
             finding.why,
         )
+    return table
+
+
+def identities_table(bindings: list[IdentityBinding]) -> Table:
+    table = Table(title="Identity bindings (Mattermost → Identity Center)")
+    for column in ("mattermost user", "mattermost user id", "identity center user id", "e-mail", "bound at", "how"):
+        table.add_column(column, overflow="fold")
+    for b in bindings:
+        when = _ts(b.bound_at)
+        _row(table, b.mattermost_username, b.mattermost_user_id, b.principal_id, b.email, when, b.verified_by)
     return table
 
 

@@ -24,6 +24,7 @@ from backend.domain.models import CardRef, Person, RequestStatus
 from backend.domain.policy import Entitlement, Policy
 from backend.domain.timefmt import format_duration
 from backend.service import requests as use_cases
+from backend.service.policy_apply import resolve_users
 
 if TYPE_CHECKING:
     from backend.auth.verifier import HmacVerifier
@@ -125,6 +126,9 @@ class JitApi:
             if value is None:
                 raise InvalidRequest(f"query parameter {name} is required")
             values[name.removeprefix("as_")] = value
+        vouched_by = self._query(contract.ACTOR_VOUCHED_BY_QUERY_FIELD)
+        if vouched_by is not None:
+            values["vouched_by"] = vouched_by
         return Person.model_validate(values)
 
     # -- errors ----------------------------------------------------------------------------
@@ -198,15 +202,15 @@ class JitApi:
 
     def get_policy(self) -> Response[str]:
         policy = self._deps.policies.current()
-        if not policy.is_admin(self._actor()):
+        if not use_cases.is_admin(self._deps, self._actor()):
             raise NotAuthorized("only admins can read the policy")
         return Response(status_code=200, content_type=JSON, body=policy.model_dump_json())
 
     def put_policy(self) -> Response[str]:
         body = self._body(contract.PolicyBody)
-        if not self._deps.policies.current().is_admin(body.actor):
+        if not use_cases.is_admin(self._deps, body.actor):
             raise NotAuthorized("only admins can change the policy")
-        policy = Policy.model_validate(body.policy)
+        policy = resolve_users(Policy.model_validate(body.policy), self._deps.directory)
         version = self._deps.policies.put(policy, body.actor, self._deps.now())
         return Response(status_code=200, content_type=JSON, body=json.dumps({"version": version}))
 

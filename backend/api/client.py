@@ -128,7 +128,10 @@ class JitApiClient:
 
 
 def _actor_query(actor: Person) -> list[tuple[str, str]]:
-    return [("as_user_id", actor.user_id), ("as_username", actor.username), ("as_email", actor.email)]
+    query = [("as_user_id", actor.user_id), ("as_username", actor.username), ("as_email", actor.email)]
+    if actor.vouched_by is not None:
+        query.append(("as_vouched_by", actor.vouched_by))
+    return query
 
 
 def _backend_error(status: int, payload: bytes) -> BackendError:

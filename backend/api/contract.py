@@ -2,7 +2,9 @@
 
 The bot imports this module and ``signing``; neither may import boto3 or Lambda tooling.
 Identity of the acting Mattermost user travels inside the signed request: in the JSON body for
-writes, in signed query parameters (``as_user_id``, ``as_username``, ``as_email``) for reads.
+writes, in signed query parameters (``as_user_id``, ``as_username``, ``as_email`` and, when the bot
+vouches for the e-mail, ``as_vouched_by``) for reads. The backend decides from the account's stored
+Identity Center binding, never from the e-mail text (docs/identity.md).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from backend.domain.models import CardRef, Person, RequestStatus
 
 ACTOR_QUERY_FIELDS = ("as_user_id", "as_username", "as_email")
+ACTOR_VOUCHED_BY_QUERY_FIELD = "as_vouched_by"  # optional
 
 
 class _Body(BaseModel):

@@ -11,6 +11,11 @@ DomainError
  ├── ConcurrentUpdate          409: someone else changed the request first
  ├── RequestExpired            410: the approval window has passed
  ├── StandingAccessExists      409: the user already holds this access outside JIT
+ ├── RevokeAlreadyRequested    409: someone ended the access early; it can no longer be extended
+ ├── IdentityNotVouched        403: the bot could not vouch for the e-mail of an unbound user
+ ├── IdentityMismatch          409: the Mattermost e-mail no longer matches the stored binding
+ ├── IdentityTaken             409: the Identity Center user is bound to another Mattermost account
+ ├── BindingNotFound           404
  └── IdentityCenterError       AWS Identity Center failures
       ├── PrincipalNotFound
       ├── PermissionSetNotFound
@@ -66,6 +71,36 @@ class RequestExpired(DomainError):
 class StandingAccessExists(DomainError):
     status_code = 409
     code = "standing_access"
+
+
+class RevokeAlreadyRequested(InvalidTransition):
+    code = "revoke_requested"
+
+
+class IdentityNotVouched(NotAuthorized):
+    code = "identity_not_vouched"
+
+
+class IdentityMismatch(DomainError):
+    status_code = 409
+    code = "identity_mismatch"
+
+
+class IdentityTaken(DomainError):
+    status_code = 409
+    code = "identity_taken"
+
+
+class BindingExists(DomainError):
+    """Raised by a binding store when the Mattermost account is already bound (a lost race)."""
+
+    status_code = 409
+    code = "binding_exists"
+
+
+class BindingNotFound(DomainError):
+    status_code = 404
+    code = "binding_not_found"
 
 
 class IdentityCenterError(DomainError):

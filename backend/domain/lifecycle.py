@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from backend.domain.errors import InvalidTransition, NotAuthorized, RequestExpired
+from backend.domain.errors import InvalidTransition, NotAuthorized, RequestExpired, RevokeAlreadyRequested
 from backend.domain.models import AccessRequest, Approval, Person, RequestStatus
 from backend.domain.timefmt import format_duration
 
@@ -47,20 +47,23 @@ def _moved(request: AccessRequest, target: RequestStatus, role: Role, **changes:
     return request.model_copy(update={"status": target, "version": request.version + 1, **changes})
 
 
-def record_approval(request: AccessRequest, approver: Person, now: datetime) -> AccessRequest:
+def record_approval(
+    request: AccessRequest, approver: Person, now: datetime, principal_id: str | None = None
+) -> AccessRequest:
     """Add one approval; the status becomes APPROVED when the quorum is reached.
 
-    The caller has already checked that ``approver`` may approve under the policy.
+    The caller has already checked that ``approver`` may approve under the policy; ``principal_id``
+    is their bound Identity Center user, so one person never counts twice or approves their own.
     """
     if request.status is not S.PENDING:
         raise InvalidTransition(f"the request is {request.status}, not waiting for approval")
     if now >= request.approval_deadline:
         raise RequestExpired("the approval window has passed; the request has expired")
-    if approver.same_as(request.requester):
+    if approver.same_as(request.requester) or principal_id == request.principal_id:
         raise NotAuthorized("you cannot approve your own request")
-    if request.approved_by(approver):
+    if request.approved_by(approver, principal_id):
         raise InvalidTransition("you have already approved this request")
-    approvals = (*request.approvals, Approval(approver=approver, at=now))
+    approvals = (*request.approvals, Approval(approver=approver, at=now, principal_id=principal_id))
     if len(approvals) >= request.approvals_required:
         return _moved(request, S.APPROVED, Role.APPROVER, approvals=approvals, decided_by=approver)
     return request.model_copy(update={"approvals": approvals, "version": request.version + 1})
@@ -107,12 +110,20 @@ def request_early_end(request: AccessRequest, now: datetime) -> AccessRequest:
     """Early revoke: bring ``end_time`` forward to now; the workflow revokes (stays GRANTED)."""
     if request.status is not S.GRANTED:
         raise InvalidTransition(f"only granted access can be revoked; this request is {request.status}")
-    return request.model_copy(update={"end_time": now, "warn_at": now, "version": request.version + 1})
+    requested = request.revoke_requested_at or now
+    return request.model_copy(
+        update={"end_time": now, "warn_at": now, "revoke_requested_at": requested, "version": request.version + 1}
+    )
 
 
 def extend(request: AccessRequest, extra: timedelta, max_duration: timedelta, warning_lead: timedelta) -> AccessRequest:
     if request.status is not S.GRANTED or request.start_time is None or request.end_time is None:
         raise InvalidTransition(f"only granted access can be extended; this request is {request.status}")
+    if request.revoke_requested_at is not None:
+        raise RevokeAlreadyRequested(
+            f"this access was revoked early at {request.revoke_requested_at:%Y-%m-%d %H:%M} UTC and is being "
+            "removed; it cannot be extended. Request new access if you still need it"
+        )
     new_end = request.end_time + extra
     total = new_end - request.start_time
     if total > max_duration:

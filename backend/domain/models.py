@@ -42,16 +42,49 @@ FINAL_STATUSES = frozenset(
 
 
 class Person(BaseModel):
-    """A Mattermost user as the bot vouches for them (identity travels in the signed body)."""
+    """A Mattermost user as the bot vouches for them (identity travels in the signed body).
+
+    Authority never comes from ``email``: the backend binds ``user_id`` to one Identity Center user
+    the first time the user acts (docs/identity.md) and decides from that binding ever after.
+    ``vouched_by`` says why the bot trusts the e-mail (e.g. ``sso:saml``); without it no binding is made.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     user_id: str = Field(min_length=1, max_length=64)
     username: str = Field(min_length=1, max_length=64)
     email: str = Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")
+    vouched_by: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[a-z0-9:_-]+$")
 
     def same_as(self, other: Person) -> bool:
-        return self.user_id == other.user_id or self.email.lower() == other.email.lower()
+        """The same Mattermost account; e-mail text proves nothing (anyone may type any address)."""
+        return self.user_id == other.user_id
+
+
+class Identity(BaseModel):
+    """Who acts, as the backend decides it: the Mattermost account and its bound Identity Center user."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    person: Person
+    principal_id: str = Field(min_length=1)
+    groups: frozenset[str] = frozenset()
+
+    def is_requester_of(self, request: AccessRequest) -> bool:
+        return self.principal_id == request.principal_id or self.person.same_as(request.requester)
+
+
+class IdentityBinding(BaseModel):
+    """A Mattermost account pinned to one Identity Center user the first time it acted."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    mattermost_user_id: str = Field(min_length=1, max_length=64)
+    mattermost_username: str = Field(min_length=1, max_length=64)
+    principal_id: str = Field(min_length=1, max_length=128)
+    email: str = Field(min_length=3, max_length=254)  # the address the binding was made from
+    bound_at: datetime
+    verified_by: str = Field(min_length=1, max_length=64)  # e.g. sso:saml, mattermost:verified-email, admin:...
 
 
 class Approval(BaseModel):
@@ -59,6 +92,7 @@ class Approval(BaseModel):
 
     approver: Person
     at: datetime
+    principal_id: str | None = None  # the approver's Identity Center user (absent on old records)
 
 
 class CardRef(BaseModel):
@@ -98,6 +132,7 @@ class AccessRequest(BaseModel):
     last_error: str | None = None
     card: CardRef | None = None
     idempotency_key: str | None = None
+    revoke_requested_at: datetime | None = None  # someone ended it early: no extension from then on
 
     @property
     def target(self) -> AssignmentTarget:
@@ -112,5 +147,8 @@ class AccessRequest(BaseModel):
         """When the quorum was reached (or the request was created, for auto-approval)."""
         return max((a.at for a in self.approvals), default=self.created_at)
 
-    def approved_by(self, person: Person) -> bool:
-        return any(a.approver.same_as(person) for a in self.approvals)
+    def approved_by(self, person: Person, principal_id: str | None = None) -> bool:
+        return any(
+            a.approver.same_as(person) or (principal_id is not None and a.principal_id == principal_id)
+            for a in self.approvals
+        )

@@ -1,6 +1,8 @@
-"""The access policy document and the decisions made from it (DESIGN section 5).
+"""The access policy document and the decisions made from it.
 
-Identity Center groups are named by display name; the caller resolves a person's groups.
+People are Identity Center users, named by e-mail or user name and resolved to Identity Center user
+ids when the policy is applied (``user_ids``); groups are named by display name. Decisions compare
+the actor's bound Identity Center user id and its groups, never e-mail text (docs/identity.md).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from typing import Annotated, Self
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, field_validator, model_validator
 
 from backend.domain.errors import InvalidRequest, NotAuthorized
-from backend.domain.models import AccessRequest, Person
+from backend.domain.models import AccessRequest, Identity
 from backend.domain.timefmt import format_duration, parse_duration
 
 
@@ -37,12 +39,13 @@ class PermissionSet(_Frozen):
 
 
 class Principals(_Frozen):
-    users: frozenset[str] = frozenset()  # e-mail addresses, compared case-insensitively
+    users: frozenset[str] = frozenset()  # Identity Center users by e-mail or user name (see Policy.user_ids)
     groups: frozenset[str] = frozenset()  # Identity Center group display names
 
-    def includes(self, person: Person, groups: frozenset[str]) -> bool:
-        emails = {u.lower() for u in self.users}
-        return person.email.lower() in emails or bool(self.groups & groups)
+
+def _principals(value: object) -> object:
+    """``admins: [a@example.com]`` (the older form) means users."""
+    return {"users": value} if isinstance(value, list | tuple | set | frozenset) else value
 
 
 MAX_GRANT = timedelta(days=7)  # the access workflow times out after 8 days (JIT-StepFunctionTimeout)
@@ -71,11 +74,14 @@ class Policy(_Frozen):
     accounts: tuple[Account, ...]
     permission_sets: tuple[PermissionSet, ...]
     rules: tuple[Rule, ...]
-    admins: frozenset[str] = frozenset()  # e-mail addresses
+    admins: Annotated[Principals, BeforeValidator(_principals)] = Principals()
     approvals_channel: str = "jit-approvals"
     oncall_channel: str = "oncall"
     expiry_warning: Duration = timedelta(minutes=10)
     remove_drift: bool = False
+    # Filled when the policy is applied: each user name above (lower case) → Identity Center user id.
+    # Anything a caller sends here is replaced (backend.service.policy_apply).
+    user_ids: dict[str, str] = {}
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Self:
@@ -116,8 +122,21 @@ class Policy(_Frozen):
                 return rule
         raise InvalidRequest(f"the policy no longer has rule '{name}'")
 
-    def is_admin(self, person: Person) -> bool:
-        return person.email.lower() in {a.lower() for a in self.admins}
+    def includes(self, principals: Principals, who: Identity) -> bool:
+        """Named as a user (by the id resolved at apply time) or through an Identity Center group."""
+        ids = {self.user_ids.get(name.lower()) for name in principals.users}
+        return who.principal_id in ids or bool(principals.groups & who.groups)
+
+    def is_admin(self, who: Identity) -> bool:
+        return self.includes(self.admins, who)
+
+    @property
+    def named_users(self) -> frozenset[str]:
+        """Every user the policy names (admins, requesters, approvers), as written."""
+        named = set(self.admins.users)
+        for rule in self.rules:
+            named |= rule.requesters.users | rule.approvers.users
+        return frozenset(named)
 
     @property
     def managed_permission_sets(self) -> frozenset[str]:
@@ -135,11 +154,11 @@ class Entitlement(_Frozen):
     auto_approve: bool
 
 
-def decide_catalog(policy: Policy, person: Person, groups: frozenset[str]) -> list[Entitlement]:
-    """Everything ``person`` may request, with the longest duration any matching rule allows."""
+def decide_catalog(policy: Policy, who: Identity) -> list[Entitlement]:
+    """Everything ``who`` may request, with the longest duration any matching rule allows."""
     best: dict[tuple[str, str], Entitlement] = {}
     for rule in policy.rules:
-        if not rule.requesters.includes(person, groups):
+        if not policy.includes(rule.requesters, who):
             continue
         for account in policy.accounts:
             if account.name not in rule.accounts:
@@ -161,8 +180,7 @@ def decide_catalog(policy: Policy, person: Person, groups: frozenset[str]) -> li
 
 def decide_eligibility(
     policy: Policy,
-    person: Person,
-    groups: frozenset[str],
+    who: Identity,
     account_name: str,
     permission_set_name: str,
     duration: timedelta,
@@ -173,9 +191,7 @@ def decide_eligibility(
     matching = [
         rule
         for rule in policy.rules
-        if rule.requesters.includes(person, groups)
-        and account.name in rule.accounts
-        and ps.name in rule.permission_sets
+        if policy.includes(rule.requesters, who) and account.name in rule.accounts and ps.name in rule.permission_sets
     ]
     if not matching:
         raise NotAuthorized(f"you are not eligible for {ps.name} in {account.name}")
@@ -190,23 +206,21 @@ def decide_eligibility(
     return min(allowed, key=lambda r: (not r.auto_approve, r.approvals_required, r.name))
 
 
-def decide_can_approve(
-    policy: Policy, request: AccessRequest, approver: Person, approver_groups: frozenset[str]
-) -> None:
+def decide_can_approve(policy: Policy, request: AccessRequest, approver: Identity) -> None:
     """Raise NotAuthorized unless ``approver`` may approve or deny ``request``."""
-    if approver.same_as(request.requester):
+    if approver.is_requester_of(request):
         raise NotAuthorized("you cannot approve or deny your own request")
     rule = policy.rule(request.rule_name)
-    if not rule.approvers.includes(approver, approver_groups):
+    if not policy.includes(rule.approvers, approver):
         raise NotAuthorized(f"you are not an approver for {request.permission_set_name} in {request.account_name}")
 
 
-def may_end_early(policy: Policy, request: AccessRequest, actor: Person, actor_groups: frozenset[str]) -> bool:
+def may_end_early(policy: Policy, request: AccessRequest, actor: Identity) -> bool:
     """Requester, an approver of the rule, or an admin may revoke early."""
-    if actor.same_as(request.requester) or policy.is_admin(actor):
+    if actor.is_requester_of(request) or policy.is_admin(actor):
         return True
     try:
         rule = policy.rule(request.rule_name)
     except InvalidRequest:
         return False
-    return rule.approvers.includes(actor, actor_groups)
+    return policy.includes(rule.approvers, actor)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from backend.domain.assignment import AssignmentTarget
-    from backend.domain.models import AccessRequest, CardRef, Person, RequestStatus
+    from backend.domain.models import AccessRequest, CardRef, IdentityBinding, Person, RequestStatus
     from backend.domain.policy import Policy
 
 Clock = Callable[[], datetime]
@@ -85,6 +85,23 @@ class Directory(Protocol):
     def group_names_for_user(self, user_id: str) -> frozenset[str]: ...
 
     def permission_set_arn(self, name: str) -> str: ...
+
+
+class IdentityBindings(Protocol):
+    """Mattermost account → Identity Center user, one to one (both directions unique, atomically)."""
+
+    def get(self, mattermost_user_id: str) -> IdentityBinding | None: ...
+
+    def bind(self, binding: IdentityBinding) -> None:
+        """Create; BindingExists if the account is bound, IdentityTaken if the principal is."""
+
+    def rebind(self, binding: IdentityBinding) -> IdentityBinding | None:
+        """Replace the account's binding (returns the old one); IdentityTaken if the principal is bound elsewhere."""
+
+    def remove(self, mattermost_user_id: str) -> IdentityBinding:
+        """Delete both directions; BindingNotFound if there was none."""
+
+    def all(self) -> list[IdentityBinding]: ...
 
 
 class Workflow(Protocol):

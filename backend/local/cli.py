@@ -27,11 +27,16 @@ def _client(config: LocalStackConfig) -> JitApiClient:
     return JitApiClient(endpoints["api_url"], signer)
 
 
+LOCAL_VOUCH = "local:stack-cli"  # the local CLI acts for the seed people it knows by name
+
+
 def _person(name: str, config: LocalStackConfig) -> Person:
     for user in config.identity_center.users:
         if name in (user.user_name, user.email):
-            return Person(user_id=f"mm-{user.user_name}", username=user.user_name, email=user.email)
-    return Person(user_id=f"mm-{name}", username=name, email=f"{name}@example.com")
+            return Person(
+                user_id=f"mm-{user.user_name}", username=user.user_name, email=user.email, vouched_by=LOCAL_VOUCH
+            )
+    return Person(user_id=f"mm-{name}", username=name, email=f"{name}@example.com", vouched_by=LOCAL_VOUCH)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -80,6 +80,12 @@ def provision(config: LocalStackConfig, clients: Clients, now: datetime) -> Prov
         type="STANDARD",
     )["stateMachineArn"]
     policy = Policy.model_validate(yaml.safe_load(config.policy_file.read_text(encoding="utf-8")))
+    emails = {user.email.lower(): user_ids[user.user_name] for user in config.identity_center.users}
+    names = {user.user_name.lower(): user_ids[user.user_name] for user in config.identity_center.users}
+    resolved = {n.lower(): emails.get(n.lower()) or names.get(n.lower()) for n in policy.named_users}
+    if unknown := sorted(n for n, found in resolved.items() if found is None):
+        raise ValueError(f"{config.policy_file} names users the local Identity Center does not have: {unknown}")
+    policy = policy.model_copy(update={"user_ids": dict(sorted(resolved.items()))})
     DynamoPolicyStore(clients.dynamodb).put(policy, SYSTEM, now)
     return Provisioned(
         state_machine_arn=machine,

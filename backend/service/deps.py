@@ -20,6 +20,7 @@ if TYPE_CHECKING:
         Directory,
         EventBus,
         HolderLedger,
+        IdentityBindings,
         Metrics,
         PolicyStore,
         RequestStore,
@@ -35,6 +36,7 @@ class Deps:
     ledger: HolderLedger
     assignments: AssignmentGateway
     directory: Directory
+    identities: IdentityBindings
     workflow: Workflow
     events: EventBus
     policies: PolicyStore

@@ -18,7 +18,6 @@ from backend.domain.errors import (
     DomainError,
     InvalidRequest,
     NotAuthorized,
-    PrincipalNotFound,
     RequestAlreadyExists,
     RequestExpired,
     RequestNotFound,
@@ -26,7 +25,7 @@ from backend.domain.errors import (
     WorkflowUnavailable,
 )
 from backend.domain.lifecycle import Role
-from backend.domain.models import AccessRequest, Person, RequestStatus
+from backend.domain.models import AccessRequest, Identity, Person, RequestStatus
 from backend.domain.policy import (
     Entitlement,
     Policy,
@@ -36,6 +35,7 @@ from backend.domain.policy import (
     may_end_early,
 )
 from backend.domain.timefmt import parse_duration
+from backend.service.identity import identify
 
 if TYPE_CHECKING:
     from backend.api.contract import CreateRequestBody
@@ -60,14 +60,6 @@ def new_request_id(requester_id: str, idempotency_key: str | None) -> str:
     return "r" + base64.b32encode(raw).decode().lower()[:20]
 
 
-def groups_of(deps: Deps, person: Person) -> frozenset[str]:
-    """Identity Center groups of a chat user; none if they have no Identity Center user."""
-    try:
-        return deps.directory.group_names_for_user(deps.directory.find_user_id(person.email))
-    except PrincipalNotFound:
-        return frozenset()
-
-
 def create_request(deps: Deps, body: CreateRequestBody) -> tuple[AccessRequest, bool]:
     """Returns the request and whether it was created now (False: an idempotent replay)."""
     actor = body.actor
@@ -76,12 +68,9 @@ def create_request(deps: Deps, body: CreateRequestBody) -> tuple[AccessRequest, 
     except ValueError as exc:
         raise InvalidRequest(str(exc)) from exc
     policy = deps.policies.current()
-    try:
-        principal_id = deps.directory.find_user_id(actor.email)
-    except PrincipalNotFound as exc:
-        raise PrincipalNotFound(f"no Identity Center user has the e-mail {actor.email}") from exc
-    groups = deps.directory.group_names_for_user(principal_id)
-    rule = decide_eligibility(policy, actor, groups, body.account, body.permission_set, duration)
+    who = identify(deps, actor)
+    principal_id = who.principal_id
+    rule = decide_eligibility(policy, who, body.account, body.permission_set, duration)
     account = policy.account(body.account)
     ps_name = policy.permission_set(body.permission_set).name
     request_id = new_request_id(actor.user_id, body.idempotency_key)
@@ -185,13 +174,13 @@ def _with_retries(deps: Deps, request_id: str, step: Callable[[AccessRequest], A
 
 def approve(deps: Deps, actor: Person, request_id: str, note: str | None) -> AccessRequest:
     policy = deps.policies.current()
-    groups = groups_of(deps, actor)
+    who = identify(deps, actor)
 
     def step(request: AccessRequest) -> AccessRequest:
         now = deps.now()
         _expire_if_due(deps, request, now)
-        decide_can_approve(policy, request, actor, groups)
-        after = lifecycle.record_approval(request, actor, now)
+        decide_can_approve(policy, request, who)
+        after = lifecycle.record_approval(request, actor, now, who.principal_id)
         kind = "request.approved" if after.status is RequestStatus.APPROVED else "request.approval_recorded"
         deps.commit(request, after, deps.entry(kind, actor, request.status, after.status, note))
         if after.status is RequestStatus.APPROVED:
@@ -203,15 +192,15 @@ def approve(deps: Deps, actor: Person, request_id: str, note: str | None) -> Acc
 
 def deny(deps: Deps, actor: Person, request_id: str, note: str | None) -> AccessRequest:
     policy = deps.policies.current()
-    groups = groups_of(deps, actor)
+    who = identify(deps, actor)
 
     def step(request: AccessRequest) -> AccessRequest:
         _expire_if_due(deps, request, deps.now())
         role = Role.APPROVER
         try:
-            decide_can_approve(policy, request, actor, groups)
+            decide_can_approve(policy, request, who)
         except NotAuthorized:
-            if not policy.is_admin(actor) or actor.same_as(request.requester):
+            if not policy.is_admin(who) or who.is_requester_of(request):
                 raise
             role = Role.ADMIN
         after = lifecycle.deny(request, actor, role, note)
@@ -221,7 +210,11 @@ def deny(deps: Deps, actor: Person, request_id: str, note: str | None) -> Access
 
 
 def cancel(deps: Deps, actor: Person, request_id: str) -> AccessRequest:
+    who = identify(deps, actor)
+
     def step(request: AccessRequest) -> AccessRequest:
+        if not who.is_requester_of(request):
+            raise NotAuthorized("only the requester can cancel a request")
         after = lifecycle.cancel(request, actor)
         return deps.commit(request, after, deps.entry("request.cancelled", actor, request.status, after.status))
 
@@ -230,10 +223,10 @@ def cancel(deps: Deps, actor: Person, request_id: str) -> AccessRequest:
 
 def revoke_early(deps: Deps, actor: Person, request_id: str, note: str | None) -> AccessRequest:
     policy = deps.policies.current()
-    groups = groups_of(deps, actor)
+    who = identify(deps, actor)
 
     def step(request: AccessRequest) -> AccessRequest:
-        if not may_end_early(policy, request, actor, groups):
+        if not may_end_early(policy, request, who):
             raise NotAuthorized("only the requester, an approver or an admin can revoke this access")
         after = lifecycle.request_early_end(request, deps.now())
         deps.commit(request, after, deps.entry("request.revoke_requested", actor, request.status, after.status, note))
@@ -249,9 +242,10 @@ def extend(deps: Deps, actor: Person, request_id: str, duration_text: str) -> Ac
     except ValueError as exc:
         raise InvalidRequest(str(exc)) from exc
     policy = deps.policies.current()
+    who = identify(deps, actor)
 
     def step(request: AccessRequest) -> AccessRequest:
-        if not (actor.same_as(request.requester) or policy.is_admin(actor)):
+        if not (who.is_requester_of(request) or policy.is_admin(who)):
             raise NotAuthorized("only the requester or an admin can extend this access")
         rule = policy.rule(request.rule_name)
         after = lifecycle.extend(request, extra, rule.max_duration, policy.expiry_warning)
@@ -274,13 +268,14 @@ def _expire_if_due(deps: Deps, request: AccessRequest, now: datetime) -> None:
         raise RequestExpired("the approval window has passed; the request has expired")
 
 
-def can_view(policy: Policy, request: AccessRequest, actor: Person, groups: frozenset[str]) -> bool:
-    return may_end_early(policy, request, actor, groups)
+def can_view(policy: Policy, request: AccessRequest, who: Identity) -> bool:
+    return may_end_early(policy, request, who)
 
 
 def get_request(deps: Deps, actor: Person, request_id: str) -> AccessRequest:
+    who = identify(deps, actor)
     request = deps.store.get(request_id)
-    if not can_view(deps.policies.current(), request, actor, groups_of(deps, actor)):
+    if not can_view(deps.policies.current(), request, who):
         raise NotAuthorized("you may only view your own requests and those you approve")
     return request
 
@@ -289,25 +284,25 @@ def list_requests(
     deps: Deps, actor: Person, view: str, status: RequestStatus | None, limit: int
 ) -> list[AccessRequest]:
     policy = deps.policies.current()
+    who = identify(deps, actor)
     if view == "mine":
         return deps.store.list_by_requester(actor.user_id, limit)
     if view == "pending_approval":
-        groups = groups_of(deps, actor)
         pending = deps.store.list_by_status(RequestStatus.PENDING, limit=500)
         now = deps.now()
-        return [r for r in pending if now < r.approval_deadline and _may_decide(policy, r, actor, groups)][:limit]
+        return [r for r in pending if now < r.approval_deadline and _may_decide(policy, r, who)][:limit]
     if view == "status":
         if status is None:
             raise InvalidRequest("view=status needs a status parameter")
-        if not policy.is_admin(actor):
+        if not policy.is_admin(who):
             raise NotAuthorized("listing by status is for admins")
         return deps.store.list_by_status(status, limit)
     raise InvalidRequest(f"unknown view '{view}'; use mine, pending_approval or status")
 
 
-def _may_decide(policy: Policy, request: AccessRequest, actor: Person, groups: frozenset[str]) -> bool:
+def _may_decide(policy: Policy, request: AccessRequest, who: Identity) -> bool:
     try:
-        decide_can_approve(policy, request, actor, groups)
+        decide_can_approve(policy, request, who)
     except DomainError:
         return False
     return True
@@ -315,4 +310,9 @@ def _may_decide(policy: Policy, request: AccessRequest, actor: Person, groups: f
 
 def catalog(deps: Deps, actor: Person) -> tuple[list[Entitlement], bool]:
     policy = deps.policies.current()
-    return decide_catalog(policy, actor, groups_of(deps, actor)), policy.is_admin(actor)
+    who = identify(deps, actor)
+    return decide_catalog(policy, who), policy.is_admin(who)
+
+
+def is_admin(deps: Deps, actor: Person) -> bool:
+    return deps.policies.current().is_admin(identify(deps, actor))

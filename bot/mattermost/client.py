@@ -21,6 +21,7 @@ from mattermostdriver import Driver
 from mattermostdriver.exceptions import NotEnoughPermissions
 
 from backend.domain.models import Person
+from bot.mattermost.trust import EmailTrust
 
 T = TypeVar("T")
 Json = dict[str, Any]
@@ -112,12 +113,14 @@ class MattermostClient:
         *,
         retry: RateLimitRetry | None = None,
         sleep: Sleep = asyncio.sleep,
+        trust: EmailTrust | None = None,
     ) -> None:
         self.driver = driver
         self._executor = executor
         self._timeout = timeout
         self._retry = retry or RateLimitRetry()
         self._sleep = sleep  # waits on the loop, so a rate-limited call holds no worker thread
+        self._trust = trust  # None: vouch for nobody (already bound accounts still work)
         self.bot_user_id = ""
         self.bot_username = ""
 
@@ -144,6 +147,10 @@ class MattermostClient:
             retries, waited = retries + 1, waited + wait
             await self._sleep(wait)
 
+    def use_trust(self, trust: EmailTrust) -> None:
+        """How ``person`` vouches for e-mails (the trust reads this client's /config/client)."""
+        self._trust = trust
+
     @property
     def token(self) -> str:
         return str(self.driver.client.token)
@@ -157,8 +164,18 @@ class MattermostClient:
         user: Json = await self._run(self.driver.users.get_user, user_id)
         email = str(user.get("email") or "")
         if not email:
-            raise MattermostUnavailable("Mattermost did not disclose the user's e-mail address to the bot")
-        return Person(user_id=str(user["id"]), username=str(user["username"]), email=email)
+            raise MattermostUnavailable(
+                "Mattermost did not disclose the user's e-mail address to the bot "
+                "(turn on Show Email Address, or make the bot a system admin)"
+            )
+        auth_service = str(user.get("auth_service") or "")
+        vouched_by = await self._trust.vouch(auth_service) if self._trust is not None else None
+        return Person(user_id=str(user["id"]), username=str(user["username"]), email=email, vouched_by=vouched_by)
+
+    async def client_config(self) -> dict[str, str]:
+        """GET /config/client: the flat map any logged-in account may read."""
+        found: Json = await self._run(self.driver.client.get, "/config/client")
+        return {str(k): str(v) for k, v in found.items()}
 
     async def team_id(self, team_name: str) -> str:
         team: Json = await self._run(self.driver.teams.get_team_by_name, team_name)

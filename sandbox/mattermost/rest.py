@@ -34,30 +34,44 @@ Handler = Callable[[Mattermost, Call], Reply]
 
 
 def _user_json(mm: Mattermost, user: User) -> dict[str, Any]:
+    """The caller's own record (login)."""
     return user.to_json(mm.store.created_ms)
+
+
+def _profile(mm: Mattermost, call: Call, user: User) -> dict[str, Any]:
+    """A profile as `call`'s user may see it (sanitised unless it is their own)."""
+    return user.profile_json(mm.store.created_ms, call.me, mm.store.client_config)
 
 
 def get_user(mm: Mattermost, call: Call) -> Reply:
     user_id = call.params["user_id"]
     with mm.store.lock:
         user = call.me if user_id == "me" else mm.store.user(user_id)
-        return 200, _user_json(mm, user)
+        return 200, _profile(mm, call, user)
 
 
 def get_users_by_ids(mm: Mattermost, call: Call) -> Reply:
     with mm.store.lock:
         found = [mm.store.users[i] for i in call.body if i in mm.store.users]
-        return 200, [_user_json(mm, u) for u in found]
+        return 200, [_profile(mm, call, u) for u in found]
 
 
 def get_user_by_email(mm: Mattermost, call: Call) -> Reply:
     with mm.store.lock:
-        return 200, _user_json(mm, mm.store.user_by_email(call.params["email"]))
+        if not call.me.may_see_emails(mm.store.client_config):
+            raise AppError(403, "api.context.permissions.app_error", "You do not have the appropriate permissions.")
+        return 200, _profile(mm, call, mm.store.user_by_email(call.params["email"]))
 
 
 def get_user_by_username(mm: Mattermost, call: Call) -> Reply:
     with mm.store.lock:
-        return 200, _user_json(mm, mm.store.user_named(call.params["username"]))
+        return 200, _profile(mm, call, mm.store.user_named(call.params["username"]))
+
+
+def get_client_config(mm: Mattermost, _call: Call) -> Reply:
+    """Any logged-in account may read it; `format=old` is ignored by current servers."""
+    with mm.store.lock:
+        return 200, dict(mm.store.client_config)
 
 
 def login(mm: Mattermost, call: Call) -> Reply:
@@ -318,4 +332,5 @@ HANDLERS: dict[str, Handler] = {
     "UpdateCommand": update_command,
     "OpenInteractiveDialog": open_dialog,
     "GetPing": ping,
+    "GetClientConfig": get_client_config,
 }

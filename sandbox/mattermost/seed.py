@@ -30,6 +30,9 @@ class UserSeed(_Seed):
     password: str | None = None
     system_admin: bool = False
     team_admin: bool = False
+    # "" for e-mail/password accounts; "saml", "gitlab", "openid", "office365", "google", "ldap" for SSO.
+    auth_service: str = ""
+    email_verified: bool = True
 
 
 class BotSeed(_Seed):
@@ -46,6 +49,28 @@ class SandboxSeed(_Seed):
     users: tuple[UserSeed, ...] = ()
     bots: tuple[BotSeed, ...] = ()
     email_domain: str = "example.com"
+    # GET /config/client values over DEFAULT_CLIENT_CONFIG (Mattermost sends every value as a string).
+    client_config: dict[str, str] = Field(default_factory=dict)
+
+
+# A subset of what a current Mattermost server answers to GET /config/client, with its defaults
+# (no licence: the SAML, LDAP, Google and Office 365 flags read "false").
+DEFAULT_CLIENT_CONFIG: dict[str, str] = {
+    "SiteName": "Mattermost",
+    "Version": "10.5.0",
+    "EnableSignUpWithEmail": "true",
+    "EnableSignInWithEmail": "true",
+    "EnableSignInWithUsername": "true",
+    "RequireEmailVerification": "false",
+    "EnableOpenServer": "false",
+    "ShowEmailAddress": "true",
+    "ShowFullName": "true",
+    "EnableSignUpWithGoogle": "false",
+    "EnableSignUpWithOffice365": "false",
+    "EnableSignUpWithOpenId": "false",
+    "EnableSaml": "false",
+    "EnableLdap": "false",
+}
 
 
 def default_seed_path() -> Path:

@@ -23,7 +23,7 @@ from sandbox.mattermost.ratelimit import RateLimit, RateLimiter
 from sandbox.mattermost.seed import load_seed
 from sandbox.mattermost.service import ClickResult, CommandResult, DialogResult, Mattermost
 from sandbox.mattermost.spec import OpenApiSpec
-from sandbox.mattermost.store import Store, User
+from sandbox.mattermost.store import Store, User, new_id, seeded_id
 
 
 class MattermostEmulator:
@@ -147,6 +147,25 @@ class MattermostEmulator:
 
     def token(self, username: str) -> str:
         return self.user(username).token
+
+    # what a system admin or a user changes -----------------------------------------------------------
+    def set_client_config(self, **values: str) -> None:
+        """System console changes, as GET /config/client then reports them."""
+        with self.mm.store.lock:
+            self.mm.store.client_config.update(values)
+
+    def change_email(self, username: str, email: str, *, verified: bool = False) -> None:
+        """A user's e-mail change (unverified until they follow the link, as Mattermost does)."""
+        with self.mm.store.lock:
+            user = self.mm.store.user_named(username)
+            user.email, user.email_verified = email, verified
+
+    def add_user(self, username: str, *, email: str, auth_service: str = "", token: str | None = None) -> User:
+        """A new account, e.g. an open sign-up with any address the user types."""
+        with self.mm.store.lock:
+            user = User(seeded_id("user:" + username), username, email, token or new_id(), auth_service=auth_service)
+            self.mm.store.add_user(user)
+            return user
 
     @property
     def team_id(self) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 
 from sandbox.mattermost.errors import AppError
 from sandbox.mattermost.posts import Post
-from sandbox.mattermost.seed import SandboxSeed
+from sandbox.mattermost.seed import DEFAULT_CLIENT_CONFIG, SandboxSeed
 
 
 def new_id() -> str:
@@ -38,8 +38,11 @@ class User:
     is_bot: bool = False
     system_admin: bool = False
     team_admin: bool = False
+    auth_service: str = ""
+    email_verified: bool = True
 
     def to_json(self, created_ms: int) -> dict[str, Any]:
+        """The user as they see themselves (GET /users/me, login); others get `profile_json`."""
         roles = "system_user system_admin" if self.system_admin else "system_user"
         body: dict[str, Any] = {
             "id": self.id,
@@ -51,8 +54,8 @@ class User:
             "last_name": self.last_name,
             "nickname": "",
             "email": self.email,
-            "email_verified": True,
-            "auth_service": "",
+            "email_verified": self.email_verified,
+            "auth_service": self.auth_service,
             "roles": roles,
             "locale": "en",
             "props": {},
@@ -62,6 +65,28 @@ class User:
         if self.is_bot:
             body["is_bot"] = True
         return body
+
+    def profile_json(self, created_ms: int, viewer: User, client_config: dict[str, str]) -> dict[str, Any]:
+        """Another user's profile as Mattermost sanitises it (model.User Sanitize, ClearNonProfileFields).
+
+        `email_verified` is cleared for every caller, the caller's own record excepted; `auth_service`
+        only shows to `manage_system` (system admins); e-mail and names follow ShowEmailAddress and
+        ShowFullName unless the caller is a system admin.
+        """
+        body = self.to_json(created_ms)
+        if viewer.id == self.id:
+            return body
+        del body["email_verified"]
+        if not viewer.system_admin:
+            body["auth_service"] = ""
+            if client_config.get("ShowEmailAddress") != "true":
+                body["email"] = ""
+            if client_config.get("ShowFullName") != "true":
+                body["first_name"] = body["last_name"] = ""
+        return body
+
+    def may_see_emails(self, client_config: dict[str, str]) -> bool:
+        return self.system_admin or client_config.get("ShowEmailAddress") == "true"
 
 
 @dataclass
@@ -125,6 +150,8 @@ class Store:
                     user.password,
                     system_admin=user.system_admin,
                     team_admin=user.team_admin,
+                    auth_service=user.auth_service,
+                    email_verified=user.email_verified,
                 )
             )
         for bot in seed.bots:
@@ -140,6 +167,7 @@ class Store:
                     team_admin=bot.team_admin,
                 )
             )
+        self.client_config: dict[str, str] = DEFAULT_CLIENT_CONFIG | seed.client_config
         self.channels: dict[str, Channel] = {}
         for channel in seed.channels:
             self.channels_add(
@@ -161,6 +189,15 @@ class Store:
 
     def _add_user(self, user: User) -> None:
         self.users[user.id] = user
+
+    def add_user(self, user: User) -> None:
+        """A new account (a sign-up), member of every public channel."""
+        if any(u.username == user.username for u in self.users.values()):
+            raise ValueError(f"username {user.username!r} is taken")
+        self._add_user(user)
+        for channel in self.channels.values():
+            if channel.type == "O":
+                channel.members.add(user.id)
 
     def channels_add(self, channel: Channel) -> None:
         self.channels[channel.id] = channel

@@ -20,8 +20,8 @@ from backend.domain.models import AccessRequest, Person, RequestStatus
 from backend.local.stack import LocalStack
 from backend.wiring import Clients, build_deps, make_clients
 
-ALICE = Person(user_id="mmalice", username="alice", email="alice@example.com")
-BOB = Person(user_id="mmbob", username="bob", email="bob@example.com")
+ALICE = Person(user_id="mmalice", username="alice", email="alice@example.com", vouched_by="sso:saml")
+BOB = Person(user_id="mmbob", username="bob", email="bob@example.com", vouched_by="sso:saml")
 OPERATOR = "oncall@example.com"
 
 

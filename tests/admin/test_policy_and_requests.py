@@ -103,3 +103,14 @@ def test_list_by_user_shows_only_that_persons_requests(stack, admin):
     assert "1 request(s)" in alice.output
     assert request.request_id not in bob.output
     assert "0 request(s)" in bob.output
+
+
+def test_apply_refuses_a_policy_naming_an_unknown_user_and_stores_nothing(stack, admin, tmp_path):
+    document = yaml.safe_load(POLICY.read_text(encoding="utf-8"))
+    document["admins"] = ["dave@example.com", "ghost@example.com"]
+    path = tmp_path / "policy.yaml"
+    path.write_text(yaml.safe_dump(document), encoding="utf-8")
+    result = admin("policy", "apply", str(path), "--yes", "--confirm", "apply")
+    assert result.code == 1
+    assert "Identity Center does not know: ghost@example.com" in result.output
+    assert stack.deps.policies.current().admins.users == frozenset({"dave@example.com"})

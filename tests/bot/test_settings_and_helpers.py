@@ -117,3 +117,23 @@ def test_direct_post_filter_ignores_own_and_non_dm_posts() -> None:
     assert dms.direct_post(raw("alice", "O")) is None
     assert dms.direct_post(raw("alice", type="system_join_channel")) is None
     assert dms.direct_post("not json") is None
+
+
+def test_trusted_auth_services_are_a_comma_list_of_plain_names() -> None:
+    assert BotSettings.load(ENV | {"BOT_TRUSTED_AUTH_SERVICES": "saml, openid"}).trusted_auth_services == (
+        "saml",
+        "openid",
+    )
+    with pytest.raises(ValidationError, match="not a Mattermost auth_service name"):
+        BotSettings.load(ENV | {"BOT_TRUSTED_AUTH_SERVICES": "saml,SSO:x"})
+
+
+def test_explain_identity_and_revoke_refusals() -> None:
+    revoking = BackendError(409, "revoke_requested", "this access was revoked early; it cannot be extended")
+    assert explain(revoking).startswith("This access is being revoked: this access was revoked early")
+    assert explain(BackendError(403, "identity_not_vouched", "the bot cannot vouch")).startswith(
+        "Your chat account cannot be linked to AWS: "
+    )
+    assert explain(BackendError(409, "identity_mismatch", "changed")).startswith(
+        "Your chat account no longer matches its AWS link"
+    )

@@ -12,13 +12,16 @@ from datetime import datetime
 from backend.domain.assignment import AssignmentTarget
 from backend.domain.errors import (
     AssignmentFailed,
+    BindingExists,
+    BindingNotFound,
     ConcurrentUpdate,
+    IdentityTaken,
     PermissionSetNotFound,
     PrincipalNotFound,
     RequestAlreadyExists,
     RequestNotFound,
 )
-from backend.domain.models import AccessRequest, CardRef, Person, RequestStatus
+from backend.domain.models import AccessRequest, CardRef, IdentityBinding, Person, RequestStatus
 from backend.domain.policy import Policy
 from backend.domain.ports import AuditEntry, OutboxEvent
 from backend.service.deps import Deps
@@ -84,6 +87,45 @@ class InMemoryStore:
 
     def delete_outbox(self, event_id: str) -> None:
         self.outbox.pop(event_id, None)
+
+
+class InMemoryBindings:
+    """Both directions unique, as the DynamoDB transaction keeps them."""
+
+    def __init__(self) -> None:
+        self.by_user: dict[str, IdentityBinding] = {}
+        self._lock = threading.Lock()
+
+    def get(self, mattermost_user_id: str) -> IdentityBinding | None:
+        return self.by_user.get(mattermost_user_id)
+
+    def _holder(self, principal_id: str) -> str | None:
+        return next((u for u, b in self.by_user.items() if b.principal_id == principal_id), None)
+
+    def bind(self, binding: IdentityBinding) -> None:
+        with self._lock:
+            if binding.mattermost_user_id in self.by_user:
+                raise BindingExists(binding.mattermost_user_id)
+            if self._holder(binding.principal_id) is not None:
+                raise IdentityTaken(binding.principal_id)
+            self.by_user[binding.mattermost_user_id] = binding
+
+    def rebind(self, binding: IdentityBinding) -> IdentityBinding | None:
+        with self._lock:
+            if self._holder(binding.principal_id) not in (None, binding.mattermost_user_id):
+                raise IdentityTaken(binding.principal_id)
+            old = self.by_user.get(binding.mattermost_user_id)
+            self.by_user[binding.mattermost_user_id] = binding
+            return old
+
+    def remove(self, mattermost_user_id: str) -> IdentityBinding:
+        with self._lock:
+            if mattermost_user_id not in self.by_user:
+                raise BindingNotFound(mattermost_user_id)
+            return self.by_user.pop(mattermost_user_id)
+
+    def all(self) -> list[IdentityBinding]:
+        return list(self.by_user.values())
 
 
 class InMemoryLedger:
@@ -199,6 +241,7 @@ def in_memory_deps(policy: Policy, directory: FakeIdentityCenter, clock: object)
         ledger=InMemoryLedger(),
         assignments=directory,
         directory=directory,
+        identities=InMemoryBindings(),
         workflow=RecordingWorkflow(),
         events=RecordingEvents(),
         policies=FixedPolicy(policy),

@@ -7,10 +7,10 @@ import uuid
 from backend.api.contract import CreateRequestBody, RequestView
 from backend.domain.models import Person
 
-ALICE = Person(user_id="mmalice", username="alice", email="alice@example.com")
-BOB = Person(user_id="mmbob", username="bob", email="bob@example.com")
-CAROL = Person(user_id="mmcarol", username="carol", email="carol@example.com")
-DAVE = Person(user_id="mmdave", username="dave", email="dave@example.com")
+ALICE = Person(user_id="mmalice", username="alice", email="alice@example.com", vouched_by="sso:saml")
+BOB = Person(user_id="mmbob", username="bob", email="bob@example.com", vouched_by="sso:saml")
+CAROL = Person(user_id="mmcarol", username="carol", email="carol@example.com", vouched_by="sso:saml")
+DAVE = Person(user_id="mmdave", username="dave", email="dave@example.com", vouched_by="sso:saml")
 
 
 def ask(

@@ -138,10 +138,24 @@ def test_reads_need_the_acting_user_in_the_signed_query(stack):
 
 
 def test_unknown_request_is_404(stack):
-    query = [("as_user_id", "u1"), ("as_username", "alice"), ("as_email", "alice@example.com")]
+    query = [
+        ("as_user_id", "u1"),
+        ("as_username", "alice"),
+        ("as_email", "alice@example.com"),
+        ("as_vouched_by", "sso:saml"),
+    ]
     _raw, headers = signed(stack, "GET", "/requests/rnothere", b"", query)
     status, body = send(
         stack, "GET", "/requests/rnothere", headers=headers, query="&".join(f"{k}={v}" for k, v in query)
     )
     assert status == 404
     assert body["error"] == "not_found"
+
+
+def test_an_account_the_bot_did_not_vouch_for_is_refused_with_the_reason(stack):
+    query = [("as_user_id", "u-mallory"), ("as_username", "mallory"), ("as_email", "dave@example.com")]
+    _raw, headers = signed(stack, "GET", "/catalog", b"", query)
+    status, body = send(stack, "GET", "/catalog", headers=headers, query="&".join(f"{k}={v}" for k, v in query))
+    assert (status, body["error"]) == (403, "identity_not_vouched")
+    assert "cannot vouch for your Mattermost e-mail" in body["message"]
+    assert stack.deps.identities.all() == []

@@ -7,18 +7,20 @@ from pathlib import Path
 
 import yaml
 
-from backend.domain.models import AccessRequest, Person, RequestStatus
+from backend.domain.models import AccessRequest, Identity, Person, RequestStatus
 from backend.domain.policy import Policy
+from backend.service.policy_apply import resolve_users
 from tests.fakes.ports import FakeIdentityCenter
 
 ROOT = Path(__file__).resolve().parents[2]
 T0 = datetime(2026, 11, 27, 14, 0, tzinfo=UTC)
 
-ALICE = Person(user_id="ualice", username="alice", email="alice@example.com")
-BOB = Person(user_id="ubob", username="bob", email="bob@example.com")
-CAROL = Person(user_id="ucarol", username="carol", email="carol@example.com")
-DAVE = Person(user_id="udave", username="dave", email="dave@example.com")
-MALLORY = Person(user_id="umallory", username="mallory", email="mallory@example.com")
+SSO = "sso:saml"  # how the bot vouched for these e-mails
+ALICE = Person(user_id="ualice", username="alice", email="alice@example.com", vouched_by=SSO)
+BOB = Person(user_id="ubob", username="bob", email="bob@example.com", vouched_by=SSO)
+CAROL = Person(user_id="ucarol", username="carol", email="carol@example.com", vouched_by=SSO)
+DAVE = Person(user_id="udave", username="dave", email="dave@example.com", vouched_by=SSO)
+MALLORY = Person(user_id="umallory", username="mallory", email="mallory@example.com", vouched_by=SSO)
 PEOPLE = (ALICE, BOB, CAROL, DAVE, MALLORY)
 
 PS_ARNS = {
@@ -29,7 +31,14 @@ PS_ARNS = {
 
 
 def policy() -> Policy:
-    return Policy.model_validate(yaml.safe_load((ROOT / "config" / "policy.yaml").read_text()))
+    """config/policy.yaml as applied: every user it names resolved in ``identity_center()``."""
+    document = Policy.model_validate(yaml.safe_load((ROOT / "config" / "policy.yaml").read_text()))
+    return resolve_users(document, identity_center())
+
+
+def who(person: Person, groups: frozenset[str] = frozenset()) -> Identity:
+    """``person`` as bound to their Identity Center user ``ic-<username>``."""
+    return Identity(person=person, principal_id=f"ic-{person.username}", groups=groups)
 
 
 def identity_center() -> FakeIdentityCenter:

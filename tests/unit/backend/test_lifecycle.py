@@ -3,7 +3,7 @@ from datetime import timedelta
 import pytest
 
 from backend.domain import lifecycle
-from backend.domain.errors import InvalidTransition, NotAuthorized, RequestExpired
+from backend.domain.errors import InvalidTransition, NotAuthorized, RequestExpired, RevokeAlreadyRequested
 from backend.domain.lifecycle import TRANSITIONS, Role, check_transition
 from backend.domain.models import RequestStatus as S
 from tests.unit.world import ALICE, BOB, CAROL, T0, pending
@@ -89,6 +89,28 @@ def test_extend_beyond_max_duration_is_refused():
     granted = lifecycle.grant(lifecycle.record_approval(pending(), BOB, T0), T0, timedelta(minutes=10))
     with pytest.raises(NotAuthorized, match="at most 4h"):
         lifecycle.extend(granted, timedelta(hours=3), timedelta(hours=4), timedelta(minutes=10))
+
+
+def test_extend_after_an_early_revoke_is_refused_until_the_revoke_runs():
+    granted = lifecycle.grant(lifecycle.record_approval(pending(), BOB, T0), T0, timedelta(minutes=10))
+    ending = lifecycle.request_early_end(granted, T0 + timedelta(minutes=5))
+    assert (ending.status, ending.revoke_requested_at, ending.end_time) == (
+        S.GRANTED,
+        T0 + timedelta(minutes=5),
+        T0 + timedelta(minutes=5),
+    )
+    with pytest.raises(RevokeAlreadyRequested, match="cannot be extended") as refused:
+        lifecycle.extend(ending, timedelta(minutes=30), timedelta(hours=4), timedelta(minutes=10))
+    assert refused.value.status_code == 409
+
+
+def test_an_approval_from_the_requesters_identity_center_user_does_not_count():
+    other_account = BOB  # a different Mattermost account...
+    with pytest.raises(NotAuthorized, match="your own request"):
+        lifecycle.record_approval(pending(), other_account, T0, principal_id="ic-alice")  # ...bound to alice's user
+    once = lifecycle.record_approval(pending(approvals_required=2), BOB, T0, principal_id="ic-bob")
+    with pytest.raises(InvalidTransition, match="already approved"):
+        lifecycle.record_approval(once, CAROL, T0, principal_id="ic-bob")
 
 
 def test_cancel_only_by_requester():

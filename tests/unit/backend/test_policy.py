@@ -5,58 +5,60 @@ from pydantic import ValidationError
 
 from backend.domain.errors import InvalidRequest, NotAuthorized
 from backend.domain.policy import Policy, decide_can_approve, decide_catalog, decide_eligibility, may_end_early
-from tests.unit.world import ALICE, BOB, CAROL, DAVE, MALLORY, pending, policy
+from tests.unit.world import ALICE, BOB, CAROL, DAVE, MALLORY, pending, policy, who
 
 ENGINEERS = frozenset({"Engineers"})
 APPROVERS = frozenset({"Approvers"})
 
 
 def test_eligible_by_group():
-    rule = decide_eligibility(policy(), ALICE, ENGINEERS, "prod", "AdministratorAccess", timedelta(hours=2))
+    rule = decide_eligibility(policy(), who(ALICE, ENGINEERS), "prod", "AdministratorAccess", timedelta(hours=2))
     assert rule.name == "prod-admin"
 
 
 def test_account_by_id_and_permission_set_case_insensitively():
-    rule = decide_eligibility(policy(), ALICE, ENGINEERS, "111111111111", "administratoraccess", timedelta(hours=1))
+    rule = decide_eligibility(
+        policy(), who(ALICE, ENGINEERS), "111111111111", "administratoraccess", timedelta(hours=1)
+    )
     assert rule.name == "prod-admin"
 
 
 def test_not_eligible_without_group():
     with pytest.raises(NotAuthorized, match="not eligible"):
-        decide_eligibility(policy(), MALLORY, frozenset(), "prod", "AdministratorAccess", timedelta(hours=1))
+        decide_eligibility(policy(), who(MALLORY, frozenset()), "prod", "AdministratorAccess", timedelta(hours=1))
 
 
 def test_duration_over_the_maximum_names_the_maximum():
     with pytest.raises(InvalidRequest, match="at most 4h; you asked for 5h"):
-        decide_eligibility(policy(), ALICE, ENGINEERS, "prod", "AdministratorAccess", timedelta(hours=5))
+        decide_eligibility(policy(), who(ALICE, ENGINEERS), "prod", "AdministratorAccess", timedelta(hours=5))
 
 
 def test_unknown_account_lists_the_known_ones():
     with pytest.raises(InvalidRequest, match="known accounts: prod, staging"):
-        decide_eligibility(policy(), ALICE, ENGINEERS, "dev", "AdministratorAccess", timedelta(hours=1))
+        decide_eligibility(policy(), who(ALICE, ENGINEERS), "dev", "AdministratorAccess", timedelta(hours=1))
 
 
 def test_auto_approval_rule_is_preferred():
-    rule = decide_eligibility(policy(), ALICE, ENGINEERS, "staging", "AdministratorAccess", timedelta(hours=1))
+    rule = decide_eligibility(policy(), who(ALICE, ENGINEERS), "staging", "AdministratorAccess", timedelta(hours=1))
     assert rule.auto_approve
 
 
 def test_approvers_by_user_and_by_group():
-    decide_can_approve(policy(), pending(), BOB, frozenset())
+    decide_can_approve(policy(), pending(), who(BOB, frozenset()))
     ro = pending(rule_name="readonly", permission_set_name="ReadOnlyAccess")
-    decide_can_approve(policy(), ro, CAROL, APPROVERS)
+    decide_can_approve(policy(), ro, who(CAROL, APPROVERS))
     with pytest.raises(NotAuthorized, match="not an approver"):
-        decide_can_approve(policy(), ro, CAROL, frozenset())
+        decide_can_approve(policy(), ro, who(CAROL, frozenset()))
 
 
 def test_self_approval_never_counts_even_for_an_approver():
     own = pending(requester=BOB)
     with pytest.raises(NotAuthorized, match="your own request"):
-        decide_can_approve(policy(), own, BOB, APPROVERS)
+        decide_can_approve(policy(), own, who(BOB, APPROVERS))
 
 
 def test_catalog_lists_only_what_the_person_may_request():
-    entries = decide_catalog(policy(), ALICE, ENGINEERS)
+    entries = decide_catalog(policy(), who(ALICE, ENGINEERS))
     assert {(e.account.name, e.permission_set) for e in entries} == {
         ("prod", "AdministratorAccess"),
         ("prod", "PowerUserAccess"),
@@ -64,15 +66,15 @@ def test_catalog_lists_only_what_the_person_may_request():
         ("staging", "ReadOnlyAccess"),
         ("staging", "AdministratorAccess"),
     }
-    assert decide_catalog(policy(), MALLORY, frozenset()) == []
+    assert decide_catalog(policy(), who(MALLORY, frozenset())) == []
 
 
 def test_early_revoke_by_requester_approver_or_admin():
     request = pending()
-    assert may_end_early(policy(), request, ALICE, ENGINEERS)
-    assert may_end_early(policy(), request, BOB, APPROVERS)
-    assert may_end_early(policy(), request, DAVE, ENGINEERS)  # admin
-    assert not may_end_early(policy(), request, MALLORY, frozenset())
+    assert may_end_early(policy(), request, who(ALICE, ENGINEERS))
+    assert may_end_early(policy(), request, who(BOB, APPROVERS))
+    assert may_end_early(policy(), request, who(DAVE, ENGINEERS))  # admin
+    assert not may_end_early(policy(), request, who(MALLORY, frozenset()))
 
 
 def test_policy_references_must_resolve():
