@@ -70,7 +70,8 @@ class _Routes:
         body = await request.body()
         if len(body) > MAX_BODY:
             return JSONResponse({"error": "too large"}, status_code=413)
-        # Form-encoded (CONTRACT a1); parsed with the standard library, first value of each key.
+        # Form-encoded (docs/architecture.md, "Slash commands"); parsed with the standard library,
+        # first value of each key.
         form = dict(reversed(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)))
         try:
             slash = SlashCommand.model_validate(form)

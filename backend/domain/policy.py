@@ -1,4 +1,4 @@
-"""The access policy document and the decisions made from it (DESIGN section 5).
+"""The access policy document and the decisions made from it (docs/architecture.md, "Policy").
 
 Identity Center groups are named by display name; the caller resolves a person's groups.
 """

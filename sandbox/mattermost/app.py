@@ -100,7 +100,7 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 def _rate_limited(limiter: RateLimiter | None, endpoint: Endpoint) -> Endpoint:
-    """Mattermost limits in middleware, before routing or any handler runs (CONTRACT f)."""
+    """Mattermost limits in middleware, before routing or any handler runs (docs/architecture.md, "Rate limiting")."""
 
     async def limited(request: Request) -> Response:
         decision = limiter.check(_limit_key(request)) if limiter else None
