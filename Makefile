@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 
-.PHONY: run test lint typecheck unit bench clean
+.PHONY: run test drift lint typecheck unit bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ typecheck: $(STAMP)
 
 test: lint typecheck
 	TZ=UTC $(BIN)/pytest -n 2 -q
+
+# The committed Mattermost contract against the published OpenAPI file beside this checkout (CI runs it).
+drift: $(STAMP)
+	TZ=UTC $(BIN)/pytest -q -rs -p no:cacheprovider tests/emulator/test_contract_drift.py
 
 bench: $(STAMP)
 	TZ=UTC $(BIN)/python bench/run.py

@@ -1,6 +1,6 @@
 """Verification of Amazon SNS HTTP(S) messages (signature versions 1 and 2) and topic routing.
 
-Steps follow the AWS guide (notes/alarm-notifications.md section 4). The caller fetches certificates
+Steps follow the AWS guide (docs/architecture.md, "SNS intake"). The caller fetches certificates
 (``fetch_certificate``: HTTPS with normal TLS validation, no redirects, short timeout); the pinned
 SNS host of the certificate URL plus that TLS check is the trust anchor, as in the AWS SDK verifiers.
 """

@@ -1,4 +1,4 @@
-"""HMAC-signed button context (Mattermost signs nothing on clicks, CONTRACT b2).
+"""HMAC-signed button context (Mattermost signs nothing on clicks: docs/architecture.md, "Buttons and clicks").
 
 The context binds the request, the action, the post and channel holding the button and an
 expiry; the key is the bot's own ``action_key``, never the backend key.

@@ -103,7 +103,8 @@ class _Routes:
             body = await bounded_body(request)
         except BodyTooLarge:
             return _too_large()
-        # Form-encoded (CONTRACT a1); parsed with the standard library, first value of each key.
+        # Form-encoded (docs/architecture.md, "Slash commands"); parsed with the standard library,
+        # first value of each key.
         form = dict(reversed(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)))
         try:
             slash = SlashCommand.model_validate(form)

@@ -1,9 +1,10 @@
 """Button clicks: approve/deny on the card, extend/"I'm done" in the requester's DM.
 
-Mattermost signs nothing on clicks (CONTRACT b2), so: the context's HMAC (constant time), its
-expiry, that the click came from the post and channel the context was made for, and for card
-buttons that this post is the request's recorded card. The clicker is whoever Mattermost's
-session says (``user_id``), looked up through the API, never a display name.
+Mattermost signs nothing on clicks (docs/architecture.md, "Buttons and clicks"), so: the
+context's HMAC (constant time), its expiry, that the click came from the post and channel the
+context was made for, and for card buttons that this post is the request's recorded card. The
+clicker is whoever Mattermost's session says (``user_id``), looked up through the API, never a
+display name.
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@
 The local backend stack (moto + JIT API), the Mattermost emulator and the bot, wired together:
 the bot registers /jit in the emulator and its /sns is subscribed to ``jit-events`` and
 ``jit-alarms`` (trust mode local-unsigned: moto does not sign, loopback senders only). Then act as
-the seed users with ``python -m sandbox.mattermost.cli`` and fire alarms with
-``python -m backend.local.fire_alarm``.
+the seed users with ``.venv/bin/python -m sandbox.mattermost.cli`` and fire alarms with
+``.venv/bin/python -m backend.local.fire_alarm`` (the start-up text prints both, ready to paste).
 """
 
 from __future__ import annotations
@@ -14,9 +14,12 @@ import base64
 import logging
 import os
 import secrets
+import shlex
 import signal
+import sys
 import threading
 import time
+from pathlib import Path
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -76,7 +79,8 @@ def describe(api_url: str, moto_url: str, emulator: object, bot_port: int) -> st
     from sandbox.mattermost.server import MattermostEmulator
 
     assert isinstance(emulator, MattermostEmulator)
-    cli = f"python -m sandbox.mattermost.cli --url {emulator.url}"
+    python = shell_python()
+    cli = f"{python} -m sandbox.mattermost.cli --url {emulator.url}"
     users = "\n".join(
         f"    {u.username:<8} {u.email:<22} {'bot' if u.is_bot else ''}" for u in emulator.mm.store.users.values()
     )
@@ -96,11 +100,23 @@ def describe(api_url: str, moto_url: str, emulator: object, bot_port: int) -> st
             f"    {cli} ephemerals alice",
             f"    {cli} as alice /jit list",
             "  Alarms (posted to ~oncall; the eight names are in docs/runbooks/01-monitoring-alarms.md):",
-            "    python -m backend.local.fire_alarm JIT-LambdaErrorRate --value 7.3",
-            "    python -m backend.local.fire_alarm JIT-LambdaErrorRate --state OK",
+            f"    {python} -m backend.local.fire_alarm JIT-LambdaErrorRate --value 7.3",
+            f"    {python} -m backend.local.fire_alarm JIT-LambdaErrorRate --state OK",
             f"    {cli} read oncall                 # the alarm post; click ack / mute on it like the card",
         ]
     )
+
+
+def shell_python() -> str:
+    """This interpreter as typed in a fresh shell in the project folder: `.venv/bin/python` after make run.
+
+    Not resolved: the venv's python is a symlink, and only the venv path has the project installed.
+    """
+    interpreter = Path(os.path.abspath(sys.executable))
+    project = Path(os.path.abspath(__file__)).parents[1]
+    if interpreter.is_relative_to(project):
+        return shlex.quote(interpreter.relative_to(project).as_posix())
+    return shlex.quote(str(interpreter))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Process-wide test setup.
 
 moto's Step Functions interpreter compares TimestampPath waits with naive local time, so the
-whole suite runs in UTC (see docs/local-stack.md).
+whole suite runs in UTC (docs/architecture.md, "Local runtime").
 """
 
 import os

@@ -1,4 +1,6 @@
-"""JIT1-HMAC-SHA256: how the bot signs a request to the backend (DESIGN section 6).
+"""JIT1-HMAC-SHA256: how the bot signs a request to the backend.
+
+The scheme: docs/architecture.md, "Bot to backend: the signed API".
 
 Standard library only: the bot imports this module and must never pull in boto3.
 

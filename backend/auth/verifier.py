@@ -1,4 +1,4 @@
-"""Checks a JIT1-HMAC-SHA256 signed request, in the order DESIGN section 6 fixes.
+"""Checks a JIT1-HMAC-SHA256 signed request, in the order docs/architecture.md, "Bot to backend: the signed API" fixes.
 
 body size → headers present, single, well-formed → timestamp window → key known and usable →
 signature (constant time) → nonce unused. The nonce is written only after the signature checks

@@ -1,4 +1,4 @@
-"""Overlapping grants: who holds one Identity Center assignment (DESIGN section 3).
+"""Overlapping grants: who holds one Identity Center assignment (docs/architecture.md, "Request lifecycle").
 
 Several requests may hold the same principal/account/permission set at once; the assignment is
 deleted only when the last holder lets go, so an earlier expiry never removes a later grant.

@@ -1,4 +1,4 @@
-"""Which status may follow which, and who may cause it (DESIGN section 3).
+"""Which status may follow which, and who may cause it (docs/architecture.md, "Request lifecycle").
 
 Pure functions that return the next request; persistence makes each one a conditional write.
 """

@@ -1,4 +1,4 @@
-"""The access policy document and the decisions made from it.
+"""The access policy document and the decisions made from it (docs/architecture.md, "Policy").
 
 People are Identity Center users, named by e-mail or user name and resolved to Identity Center user
 ids when the policy is applied (``user_ids``); groups are named by display name. Decisions compare

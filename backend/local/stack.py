@@ -1,4 +1,4 @@
-"""The embedded local stack (DESIGN section 9): the whole backend on this machine, no AWS account.
+"""The embedded local stack (docs/architecture.md, "Local runtime"): the whole backend on this machine, no AWS account.
 
 moto's server (real HTTP on 127.0.0.1, Step Functions execution on) holds every AWS resource; the
 state machine's Lambda tasks run the real ``jit-api`` handler in-process; the API is served on

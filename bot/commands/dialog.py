@@ -1,6 +1,6 @@
 """The request form: built from what this person may request, and its submission checked per field.
 
-Mattermost checks nothing on submit (CONTRACT c2), so every field is validated here; errors go
+Mattermost checks nothing on submit (docs/architecture.md, "Dialogs"), so every field is validated here; errors go
 back keyed by element name so they show under the field and the form stays open.
 """
 

@@ -3,7 +3,7 @@
 A 429 is retried after the wait the server asks for, within a small budget (`RateLimitRetry`).
 
 Commands are called by path (``client.get/post/put``) where the driver's endpoint helpers are
-wrong (``update_command`` glues ids without a slash, CONTRACT a).
+wrong (``update_command`` glues ids without a slash: docs/architecture.md, "Slash commands").
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ class MattermostUnavailable(Exception):
 
 @dataclass(frozen=True)
 class RateLimitRetry:
-    """How long one call may wait out HTTP 429s before giving up (CONTRACT f)."""
+    """How long one call may wait out HTTP 429s before giving up (docs/architecture.md, "Rate limiting")."""
 
     max_retries: int = 3
     max_total_wait: float = 10.0
@@ -128,7 +128,7 @@ class MattermostClient:
         """Run ``call`` on a worker thread, retrying HTTP 429 within the budget.
 
         Retrying is safe for every call, POST /posts included: Mattermost rate-limits in
-        middleware before any handler runs, so a 429'd request changed nothing (CONTRACT f).
+        middleware before any handler runs, so a 429'd request changed nothing (docs/architecture.md, "Rate limiting").
         """
         loop = asyncio.get_running_loop()
         waited, retries = 0.0, 0
@@ -201,7 +201,7 @@ class MattermostClient:
         return post
 
     async def replace_post(self, post_id: str, message: str, props: Json) -> Json:
-        """PUT /posts/{id}: a full replacement (props included), CONTRACT e."""
+        """PUT /posts/{id}: a full replacement (props included): docs/architecture.md, "Bot account and posts"."""
         body = {"id": post_id, "message": message, "props": props}
         post: Json = await self._run(self.driver.posts.update_post, post_id, body)
         return post

@@ -12,7 +12,7 @@ class _Inbound(BaseModel):
 
 
 class SlashCommand(_Inbound):
-    """The form of a slash-command POST (CONTRACT a1)."""
+    """The form of a slash-command POST (docs/architecture.md, "Slash commands")."""
 
     token: str
     team_id: str = ""
@@ -28,7 +28,10 @@ class SlashCommand(_Inbound):
 
 
 class ActionClick(_Inbound):
-    """A button click relayed by the server (CONTRACT b2); ``user_id`` comes from the session."""
+    """A button click relayed by the server; ``user_id`` comes from the session.
+
+    docs/architecture.md, "Buttons and clicks".
+    """
 
     user_id: str = Field(min_length=1)
     user_name: str = ""

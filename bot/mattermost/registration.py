@@ -12,7 +12,7 @@ log = logging.getLogger("bot.registration")
 
 
 def command_definition(team_id: str, trigger: str, public_url: str) -> dict[str, Any]:
-    """The whole command object (update is a full replacement, CONTRACT a)."""
+    """The whole command object (update is a full replacement: docs/architecture.md, "Slash commands")."""
     return {
         "team_id": team_id,
         "trigger": trigger,

@@ -1,5 +1,5 @@
 """A mattermostdriver ``Websocket`` that works over wss, reconnects after every kind of close and
-closes cleanly (the driver's bugs: notes/local-aws-and-mattermostdriver.md section 1).
+closes cleanly (the driver's bugs: docs/architecture.md, "Websocket").
 
 Reconnects use exponential backoff with jitter, reset after each successful ``hello``. The
 handler is awaited inline, so it must be quick: the bot's handler only schedules work.

@@ -1,4 +1,4 @@
-"""Local Mattermost emulator held to the official OpenAPI spec (see shared/mattermost-api)."""
+"""Local Mattermost emulator held to Mattermost's own OpenAPI schemas (the committed cut in contract/)."""
 
 from sandbox.mattermost.errors import AppError, Violation
 from sandbox.mattermost.ratelimit import RateLimit

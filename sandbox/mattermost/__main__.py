@@ -15,7 +15,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8065)
     parser.add_argument("--seed", type=Path, default=None, help="sandbox YAML (default config/...)")
-    parser.add_argument("--spec", type=Path, default=None, help="OpenAPI file (default shared/...)")
+    parser.add_argument("--spec", type=Path, default=None, help="OpenAPI file (default: the committed contract)")
     args = parser.parse_args(argv)
     emulator = MattermostEmulator(host=args.host, port=args.port, seed_path=args.seed, spec_path=args.spec)
     with emulator:

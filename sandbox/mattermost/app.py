@@ -36,9 +36,7 @@ def build_app(mm: Mattermost, spec: OpenApiSpec, limiter: RateLimiter | None = N
         where = f"{request.method} {path}"
         op = spec.match(request.method, path)
         if isinstance(op, RouteMiss):
-            status = 405 if op.known_path else 404
-            mm.violate("unknown-route", where, "no such path+method in the OpenAPI spec")
-            return _error(AppError(status, "api.context.404.app_error", "Sorry, we could not find the page."))
+            return _refuse_route(mm, op, where)
         body = await request.body()
         problems = spec.check_request(
             op, list(request.query_params.multi_items()), body, request.headers.get("content-type", "")
@@ -88,11 +86,21 @@ def build_app(mm: Mattermost, spec: OpenApiSpec, limiter: RateLimiter | None = N
     return Starlette(routes=routes)
 
 
+def _refuse_route(mm: Mattermost, miss: RouteMiss, where: str) -> Response:
+    """Every call outside the contract is a recorded violation, whatever the reply."""
+    if miss.not_emulated:
+        mm.violate("unimplemented", where, f"{miss.not_emulated} is in the spec but not emulated")
+        return _error(AppError(501, "api.context.not_implemented", f"{miss.not_emulated} not emulated"))
+    mm.violate("unknown-route", where, "no such path+method in the OpenAPI spec")
+    status = 405 if miss.known_path else 404
+    return _error(AppError(status, "api.context.404.app_error", "Sorry, we could not find the page."))
+
+
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 def _rate_limited(limiter: RateLimiter | None, endpoint: Endpoint) -> Endpoint:
-    """Mattermost limits in middleware, before routing or any handler runs (CONTRACT f)."""
+    """Mattermost limits in middleware, before routing or any handler runs (docs/architecture.md, "Rate limiting")."""
 
     async def limited(request: Request) -> Response:
         decision = limiter.check(_limit_key(request)) if limiter else None

@@ -1,6 +1,7 @@
 """Replies integrations send back to Mattermost, parsed at the edge (third-party: extra ignored).
 
-Shapes come from the server model (CONTRACT a2, b3, c3), not from the spec's PascalCase schemas.
+Shapes come from the server model (docs/architecture.md, "The Mattermost contract"), not from the
+spec's PascalCase schemas.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from sandbox.mattermost.errors import AppError
 MAX_MESSAGE_RUNES = 16383
 MAX_PROPS_RUNES = 800_000
 _ALNUM = re.compile(r"[A-Za-z0-9]+")
-# Carried over when an integration's `update` replaces the props (CONTRACT b3).
+# Carried over when an integration's `update` replaces the props (docs/architecture.md, "Buttons and clicks").
 _KEPT_PROPS = ("from_webhook", "override_username", "override_icon_url")
 
 Post = dict[str, Any]

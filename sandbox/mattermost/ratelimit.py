@@ -1,4 +1,6 @@
-"""Mattermost's optional REST rate limiter (CONTRACT f): throttled GCRA, keyed here per token.
+"""Mattermost's optional REST rate limiter: throttled GCRA, keyed here per token.
+
+docs/architecture.md, "Rate limiting".
 
 The real server keys by client IP unless `VaryByUser` is set; every emulated client shares
 127.0.0.1, so the emulator keys by bearer token (what `VaryByUser` approximates). Limiting runs

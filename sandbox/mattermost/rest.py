@@ -12,7 +12,7 @@ from sandbox.mattermost.errors import AppError
 from sandbox.mattermost.service import Mattermost
 from sandbox.mattermost.store import User, new_id
 
-# Operations the server serves without a session (CONTRACT c1 for dialogs/open).
+# Operations the server serves without a session (dialogs/open: docs/architecture.md, "Dialogs").
 UNAUTHENTICATED = {"GetPing", "Login", "OpenInteractiveDialog"}
 
 

@@ -124,7 +124,7 @@ class MattermostEmulator:
     ) -> None:
         self.stop()
 
-    # rate limiting (CONTRACT f) ---------------------------------------------------------------------
+    # rate limiting (docs/architecture.md, "Rate limiting") ----------------------------------------------
     def force_rate_limit(self, username: str, count: int, retry_after: int = 1) -> None:
         """Answer the user's next ``count`` REST calls with 429 and ``Retry-After: retry_after``."""
         self.limiter.force(self.token(username), count, retry_after)

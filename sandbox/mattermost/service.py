@@ -417,7 +417,7 @@ class Mattermost:
             if selected_option and action.get("data_source"):
                 request["data_source"] = action["data_source"]
         try:
-            # No auth header and no signature, exactly like the server (CONTRACT b2).
+            # No auth header and no signature, exactly like the server (docs/architecture.md, "Buttons and clicks").
             reply = self.http.post(str(integration.get("url", "")), json=request, timeout=self.timeout)
         except requests.RequestException:
             return ClickResult(400, None)
@@ -462,7 +462,7 @@ def slack_to_markdown(text: str, store: Store) -> str:
 
 
 def dialog_problems(dialog: dict[str, Any]) -> list[str]:
-    """Strict version of the server's (log-only) dialog checks, CONTRACT (c1)."""
+    """Strict version of the server's (log-only) dialog checks (docs/architecture.md, "Dialogs")."""
     problems = []
     title = str(dialog.get("title", ""))
     if not title or len(title) > 24:

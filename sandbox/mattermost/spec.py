@@ -1,15 +1,17 @@
-"""The official Mattermost OpenAPI file as a request/response checker.
+"""The project's Mattermost contract as a request/response checker.
 
-Every REST call the emulator receives is matched to an operation of the published spec and its
-parameters and JSON body are validated with the spec's own schemas. Known errors in the spec are
-patched below, each with the reason, instead of switching validation off.
+Every REST call the emulator receives is matched to an operation of the contract, the committed cut
+of Mattermost's published OpenAPI file (``sandbox/mattermost/contract/openapi-subset.yaml``), and
+its parameters and JSON body are validated with Mattermost's own schemas. Known errors in the
+published file are patched when it is loaded, each with the reason, instead of switching validation
+off. They are patched here rather than in the generator so the committed file stays a faithful,
+diffable cut of Mattermost's text and the corrections stay in code beside their reasons.
 """
 
 from __future__ import annotations
 
 import copy
 import json
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,24 +20,12 @@ from typing import Any, cast
 import yaml
 from openapi_schema_validator import OAS30Validator
 
-SPEC_ENV_VAR = "MM_OPENAPI_SPEC"
-_SPEC_RELATIVE = Path("shared/mattermost-api/combined/mattermost-openapi-v4.published.yaml")
-_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
+from sandbox.mattermost.contract import NOT_EMULATED, SUBSET_PATH
 
 
 def default_spec_path() -> Path:
-    """`<repo>/../shared/...` first (CI clones with shared/ beside it), then $MM_OPENAPI_SPEC."""
-    repo = Path(__file__).resolve().parents[2]
-    candidates = [repo.parent / _SPEC_RELATIVE]
-    env = os.environ.get(SPEC_ENV_VAR)
-    if env:
-        candidates.append(Path(env))
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate
-    raise FileNotFoundError(
-        f"Mattermost OpenAPI spec not found (tried {', '.join(map(str, candidates))}); set {SPEC_ENV_VAR}"
-    )
+    """The committed contract; another file (the published one, for tools) only when passed explicitly."""
+    return SUBSET_PATH
 
 
 def _patch_known_spec_errors(doc: dict[str, Any]) -> None:
@@ -43,12 +33,14 @@ def _patch_known_spec_errors(doc: dict[str, Any]) -> None:
 
     - UpdatePost and PatchPost declare `props` as `type: string`, but the server (model.Post,
       model.PostPatch: `Props StringInterface`) takes and returns a JSON object, as CreatePost does.
-    - The 5 strict-validation errors the README lists (undeclared path parameters, a duplicate
-      operationId, `default: false` on a string parameter of GET /config) do not touch any schema
-      used here; we never run the document-level validator, only per-operation schemas.
+    - The published file's strict-validation errors (undeclared path parameters, a duplicate
+      operationId, `default: false` on a string parameter of GET /config) are outside the operations
+      kept here; only per-operation schemas are used, never the document-level validator.
     """
     paths = doc["paths"]
     for path, method in (("/api/v4/posts/{post_id}", "put"), ("/api/v4/posts/{post_id}/patch", "put")):
+        if method not in paths.get(path, {}):
+            continue  # not in this contract: nothing to correct
         schema = paths[path][method]["requestBody"]["content"]["application/json"]["schema"]
         schema["properties"]["props"] = {"type": "object", "description": "patched: spec says string"}
 
@@ -64,9 +56,14 @@ class Operation:
 
 @dataclass(frozen=True)
 class RouteMiss:
-    """No operation: `known_path` tells 405 (path exists, method does not) from 404."""
+    """No operation: `known_path` tells 405 (path exists, method does not) from 404.
+
+    `not_emulated` names a published operation the contract lists without its definition
+    (``x-not-emulated``): the call is Mattermost's, the emulator does not serve it.
+    """
 
     known_path: bool
+    not_emulated: str = ""
 
 
 class OpenApiSpec:
@@ -89,11 +86,15 @@ class OpenApiSpec:
             if not found:
                 continue
             known = True
-            definition = self._doc["paths"][template].get(method.lower())
+            item = self._doc["paths"][template]
+            definition = item.get(method.lower())
             if definition is not None:
                 return Operation(
                     template, method.upper(), definition.get("operationId", ""), definition, found.groupdict()
                 )
+            not_emulated = (item.get(NOT_EMULATED) or {}).get(method.lower())
+            if not_emulated is not None:
+                return RouteMiss(known_path=True, not_emulated=str(not_emulated))
         return RouteMiss(known_path=known)
 
     def check_request(self, op: Operation, query: list[tuple[str, str]], body: bytes, content_type: str) -> list[str]:
@@ -138,7 +139,7 @@ class OpenApiSpec:
         for name, value in op.path_params.items():
             param = declared.get(("path", name))
             if param is None:
-                continue  # one of the spec's undeclared path parameters (README: strict errors)
+                continue  # an undeclared path parameter (a known error of the published file)
             problems += self._param_errors(param, value)
         seen = {name for name, _ in query}
         for name, value in query:

@@ -1,4 +1,4 @@
-"""Genuine AWS-signed SNS messages (copied from /work/shared/notes/sns-vectors, see its README)."""
+"""Genuine AWS-signed SNS messages with the certificates that signed them (fixtures/sns-vectors/README.md)."""
 
 from __future__ import annotations
 

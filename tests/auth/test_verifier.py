@@ -1,4 +1,4 @@
-"""The verifier against the attack table A1 to A11 (notes/security-reliability.md 1.4) and its side effects."""
+"""The verifier against the attack table A1 to A11 (docs/architecture.md, "Bot to backend: the signed API") and its side effects."""
 
 from __future__ import annotations
 
@@ -82,7 +82,7 @@ def test_body_of_exactly_16_kib_is_accepted(harness: Harness) -> None:
 
 
 def test_query_order_is_not_signed_so_reordering_is_the_same_request(harness: Harness) -> None:
-    """Canonical query = pairs sorted by key then value (DESIGN 6): order carries no meaning."""
+    """Canonical query = pairs sorted by key then value (docs/architecture.md, "Bot to backend: the signed API"): order carries no meaning."""
     query = [("tag", "b"), ("status", "PENDING"), ("tag", "a")]
     req = signed_request(harness.signer(), method="GET", path="/requests", query=query, body=b"")
     reordered = req.model_copy(update={"query": [query[2], query[1], query[0]]})

@@ -1,4 +1,4 @@
-"""A strict stand-in for Mattermost's channel-wide mention detection (CONTRACT g).
+"""A strict stand-in for Mattermost's channel-wide mention detection (docs/architecture.md, "Message limits and mentions").
 
 Stricter than the server: code spans are not exempted, so a hit here may be harmless, but a
 miss here is certainly no notification.

@@ -1,4 +1,4 @@
-"""The bot holds no AWS credentials and imports no AWS SDK (DESIGN section 2)."""
+"""The bot holds no AWS credentials and imports no AWS SDK (docs/architecture.md, "Components")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""MattermostClient waits out HTTP 429 as the server asks, within a budget (CONTRACT f)."""
+"""MattermostClient waits out HTTP 429 as the server asks, within a budget (docs/architecture.md, "Rate limiting")."""
 
 from __future__ import annotations
 

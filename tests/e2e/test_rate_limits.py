@@ -1,4 +1,4 @@
-"""Mattermost rate-limits the bot mid-lifecycle: the event still lands once, nothing twice (CONTRACT f)."""
+"""Mattermost rate-limits the bot mid-lifecycle: the event still lands once, nothing twice (docs/architecture.md, "Rate limiting")."""
 
 from __future__ import annotations
 

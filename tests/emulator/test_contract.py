@@ -1,4 +1,4 @@
-"""Spec validation of requests and replies, auth, and the post rules of CONTRACT (b)/(g)."""
+"""Spec validation of requests and replies, auth, and the post rules (docs/architecture.md, "Buttons and clicks"; docs/architecture.md, "Message limits and mentions")."""
 
 from __future__ import annotations
 

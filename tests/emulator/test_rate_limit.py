@@ -1,4 +1,4 @@
-"""The emulator's optional rate limiter: Mattermost's headers and plain-text 429 (CONTRACT f)."""
+"""The emulator's optional rate limiter: Mattermost's headers and plain-text 429 (docs/architecture.md, "Rate limiting")."""
 
 from __future__ import annotations
 

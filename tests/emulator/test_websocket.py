@@ -1,4 +1,4 @@
-"""Websocket protocol (CONTRACT d) through a plain `websockets` client and mattermostdriver."""
+"""Websocket protocol (docs/architecture.md, "Websocket") through a plain `websockets` client and mattermostdriver."""
 
 from __future__ import annotations
 
