@@ -15,9 +15,22 @@ from typing import Any
 
 import yaml
 
-from alarms.catalogue import API_FUNCTION_NAME, DEFAULT_API_NAME, RECONCILER_FUNCTION_NAME, cloudformation_resources
+from alarms.catalogue import (
+    API_FUNCTION_NAME,
+    DEFAULT_API_NAME,
+    RECONCILER_FUNCTION_NAME,
+    WATCHDOG,
+    cloudformation_resources,
+)
 from backend.adapters import tables
-from backend.names import ALARMS_TOPIC_NAME, EVENTS_TOPIC_NAME, KEYSET_SECRET_NAME, STATE_MACHINE_NAME
+from backend.names import (
+    ALARMS_TOPIC_NAME,
+    DELIVERY_DLQ_NAME,
+    EVENTS_TOPIC_NAME,
+    FALLBACK_TOPIC_NAME,
+    KEYSET_SECRET_NAME,
+    STATE_MACHINE_NAME,
+)
 
 SCHEDULE = "rate(15 minutes)"
 RUNTIME = "python3.12"
@@ -497,7 +510,7 @@ def messaging() -> dict[str, Any]:
         "DeliveryDeadLetterQueue": {
             "Type": "AWS::SQS::Queue",
             "Properties": {
-                "QueueName": "jit-sns-delivery-dlq",
+                "QueueName": DELIVERY_DLQ_NAME,
                 "MessageRetentionPeriod": 1209600,
                 "SqsManagedSseEnabled": True,
             },
@@ -536,6 +549,82 @@ def messaging() -> dict[str, Any]:
     }
 
 
+# -- who watches the watcher (docs/runbooks/04-bot-unreachable.md) ---------------------------------
+
+RUNBOOK_ALARMS_TO_FALLBACK = "RunbookAlarmsToFallbackEnabled"
+
+
+def watchdog_parameters() -> dict[str, Any]:
+    return {
+        "FallbackProtocol": {
+            "Type": "String",
+            "Default": "email",
+            "AllowedValues": ["email", "https"],
+            "Description": "How jit-alarms-fallback reaches people when the bot cannot: e-mail or an HTTPS pager",
+        },
+        "FallbackEndpoint": {
+            "Type": "String",
+            "Description": "E-mail address or HTTPS pager URL for jit-alarms-fallback; never the bot",
+            "AllowedPattern": "^([^@\\s]+@[^@\\s]+|https://\\S+)$",
+        },
+        "RunbookAlarmsToFallback": {
+            "Type": "String",
+            "Default": "false",
+            "AllowedValues": ["false", "true"],
+            "Description": "Also send the eight runbook alarms to jit-alarms-fallback (not only to the bot)",
+        },
+    }
+
+
+def watchdog_conditions() -> dict[str, Any]:
+    return {RUNBOOK_ALARMS_TO_FALLBACK: {"Fn::Equals": [ref("RunbookAlarmsToFallback"), "true"]}}
+
+
+def runbook_alarm_extra_actions() -> tuple[Any, ...]:
+    """The eight alarms' optional second action: the fallback topic, when the parameter says so."""
+    return ({"Fn::If": [RUNBOOK_ALARMS_TO_FALLBACK, ref("FallbackTopic"), ref("AWS::NoValue")]},)
+
+
+def watchdog() -> dict[str, Any]:
+    """The fallback topic, its subscription (never the bot) and JIT-BotUnreachable, which notifies only it."""
+    return {
+        "FallbackTopic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": FALLBACK_TOPIC_NAME}},
+        "FallbackTopicPolicy": {
+            "Type": "AWS::SNS::TopicPolicy",
+            "Properties": {
+                "Topics": [ref("FallbackTopic")],
+                "PolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Sid": "CloudWatchAlarmsOfThisAccount",
+                            "Effect": "Allow",
+                            "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                            "Action": "sns:Publish",
+                            "Resource": ref("FallbackTopic"),
+                            "Condition": {"StringEquals": {"aws:SourceAccount": ref("AWS::AccountId")}},
+                        }
+                    ],
+                },
+            },
+        },
+        "FallbackSubscription": {
+            "Type": "AWS::SNS::Subscription",
+            "Properties": {
+                "TopicArn": ref("FallbackTopic"),
+                "Protocol": ref("FallbackProtocol"),
+                "Endpoint": ref("FallbackEndpoint"),
+            },
+        },
+        **cloudformation_resources(
+            topic_arn_ref=ref("FallbackTopic"),
+            state_machine_arn_ref=STATE_MACHINE_ARN,
+            api_name=DEFAULT_API_NAME,
+            definitions=WATCHDOG,
+        ),
+    }
+
+
 def outputs() -> dict[str, Any]:
     return {
         "ApiUrl": {"Value": sub("https://${RestApi}.execute-api.${AWS::Region}.amazonaws.com/${StageName}")},
@@ -544,6 +633,7 @@ def outputs() -> dict[str, Any]:
         "StateMachineArn": {"Value": STATE_MACHINE_ARN},
         "EventsTopicArn": {"Value": ref("EventsTopic")},
         "AlarmsTopicArn": {"Value": ref("AlarmsTopic")},
+        "FallbackTopicArn": {"Value": ref("FallbackTopic")},
         "IdentityCenterInstanceArn": {"Value": ref("IdentityCenterInstanceArn")},
         "IdentityStoreId": {"Value": ref("IdentityStoreId")},
     }
@@ -557,13 +647,18 @@ def build_template() -> dict[str, Any]:
         **api_gateway(),
         **messaging(),
         **cloudformation_resources(
-            topic_arn_ref=ref("AlarmsTopic"), state_machine_arn_ref=STATE_MACHINE_ARN, api_name=DEFAULT_API_NAME
+            topic_arn_ref=ref("AlarmsTopic"),
+            state_machine_arn_ref=STATE_MACHINE_ARN,
+            api_name=DEFAULT_API_NAME,
+            extra_actions=runbook_alarm_extra_actions(),
         ),
+        **watchdog(),
     }
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": "JIT access for Mattermost: API, workflow, reconciler, events and alarms (generated)",
-        "Parameters": parameters(),
+        "Parameters": {**parameters(), **watchdog_parameters()},
+        "Conditions": {**watchdog_conditions()},
         "Resources": resources_,
         "Outputs": outputs(),
     }
