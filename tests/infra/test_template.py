@@ -123,7 +123,7 @@ def test_tables_and_indexes_have_exactly_the_codes_names(template):
 
 def test_log_groups_schedule_topics_and_subscriptions(template):
     groups = {g["Properties"]["LogGroupName"]: g for g in _of_type(template, "AWS::Logs::LogGroup").values()}
-    assert set(groups) == {"/aws/lambda/jit-api", "/aws/lambda/jit-reconciler"}
+    assert set(groups) == {"/aws/lambda/jit-api", "/aws/lambda/jit-reconciler", "/aws/apigateway/jit-api/access"}
     assert all(g["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"} for g in groups.values())
     (rule,) = _of_type(template, "AWS::Events::Rule").values()
     assert rule["Properties"]["ScheduleExpression"] == "rate(15 minutes)"
