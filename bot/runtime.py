@@ -40,6 +40,7 @@ from bot.events import LifecycleHandler
 from bot.mattermost.client import MattermostClient, driver_options
 from bot.mattermost.registration import ensure_command
 from bot.mattermost.websocket import Backoff, ReconnectingWebsocket
+from bot.runbooks import default_runbooks_dir
 from bot.settings import BotSettings
 
 log = logging.getLogger("bot")
@@ -138,7 +139,7 @@ class BotRuntime:
         log.info("bot %s listening on %s:%d", mm.bot_username, s.listen_host, self.port)
 
     def _runbook_path(self) -> Path:
-        return self.settings.runbook_file or Path(__file__).resolve().parents[1] / "docs" / "runbooks" / RUNBOOK_FILE
+        return self.settings.runbook_file or default_runbooks_dir() / RUNBOOK_FILE
 
     def _alarms(self, mm: MattermostClient, channel_id: str) -> tuple[AlarmIntake, AlarmButtons]:
         s = self.settings
