@@ -40,6 +40,7 @@ from bot.events import LifecycleHandler
 from bot.mattermost.client import MattermostClient, driver_options
 from bot.mattermost.registration import ensure_command
 from bot.mattermost.websocket import Backoff, ReconnectingWebsocket
+from bot.metrics import BotMetrics
 from bot.runbooks import default_runbooks_dir
 from bot.settings import BotSettings
 
@@ -66,8 +67,10 @@ class BotRuntime:
         clock: Callable[[], datetime] = utc_now,
         backoff: Backoff | None = None,
         sns_fetch: Callable[[str], bytes] = sns_get,
+        metrics: BotMetrics | None = None,
     ) -> None:
         self.settings = settings
+        self.metrics = metrics or BotMetrics()  # this process's own registry, served on /metrics
         self._sns_fetch = sns_fetch
         self._sock = sock
         self._clock = clock
@@ -96,7 +99,7 @@ class BotRuntime:
         verify: bool | str = str(s.mattermost_ca_file) if s.mattermost_ca_file else s.mattermost_verify_tls
         options = driver_options(s.mattermost_url, s.mattermost_token.get_secret_value(), verify=verify)
         driver = Driver(options)
-        mm = MattermostClient(driver, self.mattermost_pool)
+        mm = MattermostClient(driver, self.mattermost_pool, metrics=self.metrics)
         await mm.login()
         team_id = await mm.team_id(s.team_name)
         approvals_id = await mm.channel_id(s.team_name, s.approvals_channel)
@@ -106,7 +109,7 @@ class BotRuntime:
             RequestSigner(SigningKey(key_id=s.backend_key_id, secret=s.backend_key_bytes()), s.backend_audience),
             timeout=s.backend_timeout_seconds,
         )
-        backend = Backend(api, self.backend_pool)
+        backend = Backend(api, self.backend_pool, self.metrics)
         cards = Cards(mm, signer, s.public_url + "/mattermost/actions", s.aws_portal_url, self._clock)
         core = Core(mm, backend, cards, signer, self._clock, s.public_url, approvals_id, s.approvals_channel)
         token = s.command_token.get_secret_value()
@@ -130,6 +133,10 @@ class BotRuntime:
             alarms=alarms,
             alarm_buttons=alarm_buttons,
             runbooks_dir=self._runbook_path().parent if not s.runbook_docs_url else None,
+            metrics=self.metrics,
+        )
+        self.metrics.watch_websocket(
+            lambda: (self.websocket.connected, self.websocket.connections) if self.websocket else None
         )
         if s.websocket:
             direct = DirectMessages(core, s.command_trigger, s.replica_index, s.replica_count, self.spawn)
