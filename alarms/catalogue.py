@@ -1,7 +1,10 @@
-"""The eight JIT alarms as data: one source for CloudFormation, put_metric_alarm and the chat posts.
+"""The JIT alarms as data: one source for CloudFormation, put_metric_alarm and the chat posts.
 
-Names, severities and thresholds follow the Alarm Index of docs/runbooks/01-monitoring-alarms.md;
-tests/alarms/test_catalogue.py proves the two agree.
+``CATALOGUE`` holds the eight runbook alarms that reach on-call through the bot; their names,
+severities and thresholds follow the Alarm Index of docs/runbooks/01-monitoring-alarms.md.
+``WATCHDOG`` holds the alarm that must not depend on the bot (JIT-BotUnreachable, index of
+docs/runbooks/04-bot-unreachable.md); it notifies the fallback topic instead.
+tests/alarms/test_catalogue.py proves catalogue and runbooks agree.
 """
 
 from __future__ import annotations
@@ -21,6 +24,12 @@ API_FUNCTION_NAME = "jit-api"
 RECONCILER_FUNCTION_NAME = "jit-reconciler"
 DEFAULT_API_NAME = "jit-api"
 RUNBOOK_FILE = "01-monitoring-alarms.md"
+WATCHDOG_RUNBOOK_FILE = "04-bot-unreachable.md"
+
+# What the watchdog watches: the bot's two HTTPS subscriptions and their dead-letter queue
+# (alarms imports nothing from backend; tests hold these equal to backend.names).
+WATCHED_TOPICS = ("jit-events", "jit-alarms")
+DELIVERY_DLQ_NAME = "jit-sns-delivery-dlq"
 
 Severity = Literal["High", "Medium", "Low"]
 DisplayUnit = Literal["count", "percent", "milliseconds"]
@@ -113,6 +122,7 @@ class AlarmDefinition(_Frozen):
     runbook_anchor: str
     index_metric_text: str
     index_threshold_text: str
+    runbook_file: str = RUNBOOK_FILE
 
 
 def _sum(namespace: str, metric: str, *dims: Dimension) -> SingleMetric:
@@ -256,6 +266,59 @@ CATALOGUE: tuple[AlarmDefinition, ...] = (
 )
 
 
+# SNS counts every failed HTTPS delivery attempt, retries included (AWS/SNS NumberOfNotificationsFailed);
+# the reconciler's heartbeat goes to jit-events every 15 minutes and SNS retries it for about an hour,
+# so while the bot is unreachable every 15-minute period holds failures. Two such periods in a row
+# (30 minutes, always filled by a heartbeat) page; one bot restart inside one period does not.
+# Messages in the dead-letter queue are deliveries given up on: lost to chat until replayed.
+_BOT_UNREACHABLE_PERIOD = 900
+
+
+def _delivery_failures(input_id: str, topic: str) -> MetricInput:
+    return MetricInput(
+        id=input_id,
+        namespace="AWS/SNS",
+        metric_name="NumberOfNotificationsFailed",
+        dimensions=(Dimension(name="TopicName", value=topic),),
+        stat="Sum",
+    )
+
+
+BOT_UNREACHABLE = AlarmDefinition(
+    name="JIT-BotUnreachable",
+    severity="High",
+    description="SNS cannot deliver to the bot's /sns (failed HTTPS deliveries or dead letters): "
+    "alarms and events are not reaching chat.",
+    metric=MetricMath(
+        expression_id="undelivered",
+        # FILL: a topic with no failures reports no datapoint; the sum must still be a number.
+        expression="FILL(events_failed, 0) + FILL(alarms_failed, 0) + FILL(dead_letters, 0)",
+        label="Failed deliveries to the bot + dead letters",
+        inputs=(
+            _delivery_failures("events_failed", WATCHED_TOPICS[0]),
+            _delivery_failures("alarms_failed", WATCHED_TOPICS[1]),
+            MetricInput(
+                id="dead_letters",
+                namespace="AWS/SQS",
+                metric_name="ApproximateNumberOfMessagesVisible",
+                dimensions=(Dimension(name="QueueName", value=DELIVERY_DLQ_NAME),),
+                stat="Maximum",
+            ),
+        ),
+    ),
+    threshold=0,
+    display_unit="count",
+    period_seconds=_BOT_UNREACHABLE_PERIOD,
+    evaluation_periods=2,
+    datapoints_to_alarm=2,
+    runbook_anchor="jit-botunreachable",
+    index_metric_text="Failed SNS deliveries to the bot + delivery DLQ depth",
+    index_threshold_text="> 0 in 2 consecutive 15 min periods",
+    runbook_file=WATCHDOG_RUNBOOK_FILE,
+)
+
+WATCHDOG: tuple[AlarmDefinition, ...] = (BOT_UNREACHABLE,)
+
 CATALOGUE_BY_NAME: Mapping[str, AlarmDefinition] = MappingProxyType({d.name: d for d in CATALOGUE})
 
 
@@ -272,13 +335,16 @@ def _dimensions(dims: tuple[Dimension, ...], params: dict[Param, Any]) -> list[d
     return [{"Name": d.name, "Value": d.value if d.param is None else params[d.param]} for d in dims]
 
 
-def _alarm_properties(defn: AlarmDefinition, topic: Any, params: dict[Param, Any]) -> dict[str, Any]:
+def _alarm_properties(
+    defn: AlarmDefinition, topic: Any, params: dict[Param, Any], extra_actions: tuple[Any, ...] = ()
+) -> dict[str, Any]:
+    actions = [topic, *extra_actions]
     props: dict[str, Any] = {
         "AlarmName": defn.name,
-        "AlarmDescription": f"{defn.description} Runbook: {RUNBOOK_FILE}#{defn.runbook_anchor}",
+        "AlarmDescription": f"{defn.description} Runbook: {defn.runbook_file}#{defn.runbook_anchor}",
         "ActionsEnabled": True,
-        "AlarmActions": [topic],
-        "OKActions": [topic],
+        "AlarmActions": actions,
+        "OKActions": list(actions),
         "ComparisonOperator": defn.comparison,
         "EvaluationPeriods": defn.evaluation_periods,
         "DatapointsToAlarm": defn.datapoints_to_alarm,
@@ -327,25 +393,38 @@ def to_cloudformation(
     topic_arn_ref: Any,
     state_machine_arn_ref: Any,
     api_name: Any = DEFAULT_API_NAME,
+    extra_actions: tuple[Any, ...] = (),
 ) -> dict[str, Any]:
-    """Properties of an ``AWS::CloudWatch::Alarm``; refs may be intrinsics such as ``{"Ref": "AlarmTopic"}``."""
+    """Properties of an ``AWS::CloudWatch::Alarm``; refs may be intrinsics such as ``{"Ref": "AlarmTopic"}``.
+
+    ``extra_actions`` are further alarm/OK actions (the template's optional copy to the fallback topic).
+    """
     return _alarm_properties(
-        defn, topic_arn_ref, {Param.STATE_MACHINE_ARN: state_machine_arn_ref, Param.API_NAME: api_name}
+        defn, topic_arn_ref, {Param.STATE_MACHINE_ARN: state_machine_arn_ref, Param.API_NAME: api_name}, extra_actions
     )
 
 
 def cloudformation_resources(
-    *, topic_arn_ref: Any, state_machine_arn_ref: Any, api_name: Any = DEFAULT_API_NAME
+    *,
+    topic_arn_ref: Any,
+    state_machine_arn_ref: Any,
+    api_name: Any = DEFAULT_API_NAME,
+    extra_actions: tuple[Any, ...] = (),
+    definitions: tuple[AlarmDefinition, ...] = CATALOGUE,
 ) -> dict[str, dict[str, Any]]:
-    """All eight alarms as template ``Resources`` entries keyed by logical id."""
+    """The alarms (by default the eight runbook alarms) as template ``Resources`` entries keyed by logical id."""
     return {
         logical_id(d): {
             "Type": "AWS::CloudWatch::Alarm",
             "Properties": to_cloudformation(
-                d, topic_arn_ref=topic_arn_ref, state_machine_arn_ref=state_machine_arn_ref, api_name=api_name
+                d,
+                topic_arn_ref=topic_arn_ref,
+                state_machine_arn_ref=state_machine_arn_ref,
+                api_name=api_name,
+                extra_actions=extra_actions,
             ),
         }
-        for d in CATALOGUE
+        for d in definitions
     }
 
 

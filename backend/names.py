@@ -12,4 +12,6 @@ from typing import Final
 STATE_MACHINE_NAME: Final = "jit-access"
 EVENTS_TOPIC_NAME: Final = "jit-events"
 ALARMS_TOPIC_NAME: Final = "jit-alarms"
+FALLBACK_TOPIC_NAME: Final = "jit-alarms-fallback"  # JIT-BotUnreachable notifies it, never the bot
+DELIVERY_DLQ_NAME: Final = "jit-sns-delivery-dlq"
 KEYSET_SECRET_NAME: Final = "jit/hmac-keyset"  # noqa: S105 - the secret's name, not a secret

@@ -1,4 +1,4 @@
-"""The bot's HTTP endpoints (starlette): slash command, buttons, dialogs, /sns, /healthz.
+"""The bot's HTTP endpoints (starlette): slash command, buttons, dialogs, /sns, /healthz, /metrics.
 
 Thin: parse at the edge, check the caller, hand over to the handlers. Slow work after a slash
 command runs in a tracked background task; the command itself is acknowledged at once.
@@ -35,6 +35,7 @@ from bot.events import EventRejected, LifecycleHandler, parse_event
 from bot.logsafe import shown
 from bot.mattermost.client import MattermostUnavailable, same_origin
 from bot.mattermost.payloads import ActionClick, DialogSubmission, SlashCommand
+from bot.metrics import CONTENT_TYPE, BotMetrics
 
 log = logging.getLogger("bot.app")
 
@@ -63,6 +64,7 @@ class Endpoints:
     sns_executor: Executor | None = None
     # SNS MessageIds answered 2xx: a redelivery is answered before any certificate is fetched.
     sns_handled: SeenMessages = field(default_factory=SeenMessages)
+    metrics: BotMetrics = field(default_factory=BotMetrics)
 
 
 def ephemeral(text: str) -> JSONResponse:
@@ -109,9 +111,11 @@ class _Routes:
         try:
             slash = SlashCommand.model_validate(form)
         except ValidationError:
+            ep.metrics.commands.labels("unknown", "invalid").inc()
             return JSONResponse({"error": "not a slash command"}, status_code=400)
         if not ep.command_token or not hmac.compare_digest(slash.token.encode(), ep.command_token.encode()):
             log.warning("slash command refused: bad token user_id=%s", shown(slash.user_id))
+            ep.metrics.commands.labels("unknown", "unauthorized").inc()
             return JSONResponse({"error": "unauthorized"}, status_code=401)
         if slash.response_url and not same_origin(slash.response_url, ep.mattermost_url):
             # Only Mattermost's own /hooks/commands URL: the token alone must not make the bot POST elsewhere.
@@ -124,9 +128,13 @@ class _Routes:
         try:
             parsed = parsing.parse(slash.text)
         except parsing.UsageError as error:
+            ep.metrics.commands.labels("unknown", "usage_error").inc()
             return ephemeral(error.reply)
+        command_name = type(parsed).__name__.lower()
         if isinstance(parsed, parsing.Help):
+            ep.metrics.commands.labels(command_name, "help").inc()
             return ephemeral(parsing.USAGE)
+        ep.metrics.commands.labels(command_name, "accepted").inc()
         ep.spawn(_run_command(ep.core, parsed, slash))
         return ephemeral(ACKS.get(type(parsed), "Working on it…"))
 
@@ -137,10 +145,14 @@ class _Routes:
         except BodyTooLarge:
             return _too_large()
         except ValidationError:
+            ep.metrics.clicks.labels("unknown", "invalid").inc()
             return JSONResponse({"error": "not a button click"}, status_code=400)
         if is_alarm_context(click.context):
-            return JSONResponse(await ep.alarm_buttons.click(click))
-        return JSONResponse(await handle_click(ep.core, click))
+            kind, result = "alarm", await ep.alarm_buttons.click(click)
+        else:
+            kind, result = "request", await handle_click(ep.core, click)
+        ep.metrics.clicks.labels(kind, "updated" if "update" in result else "replied").inc()
+        return JSONResponse(result)
 
     async def dialog_submit(self, request: Request) -> Response:
         ep = self.ep
@@ -149,11 +161,15 @@ class _Routes:
         except BodyTooLarge:
             return _too_large()
         except ValidationError:
+            ep.metrics.dialogs.labels("invalid").inc()
             return JSONResponse({"error": "not a dialog submission"}, status_code=400)
         try:
-            return JSONResponse(await dialog.submit(ep.core, submission))
+            result = await dialog.submit(ep.core, submission)
         except MattermostUnavailable:
+            ep.metrics.dialogs.labels("mattermost_unavailable").inc()
             return JSONResponse({"error": "Mattermost failed while handling the form; please try again."})
+        ep.metrics.dialogs.labels(_dialog_outcome(submission, result)).inc()
+        return JSONResponse(result)
 
     async def sns(self, request: Request) -> Response:
         ep = self.ep
@@ -175,7 +191,9 @@ class _Routes:
                 await loop.run_in_executor(ep.sns_executor, ep.sns.check_signature, message)
         except SnsRejected as rejected:
             log.warning("SNS message refused reason=%s source_ip=%s", rejected.reason, shown(source_ip))
+            ep.metrics.sns.labels(_sns_type(request.headers.get("x-amz-sns-message-type")), rejected.reason).inc()
             return JSONResponse({"error": "rejected", "reason": rejected.reason}, status_code=403)
+        ep.metrics.sns.labels(_sns_type(message.type), "accepted").inc()
         response = await self._sns_verified(message, kind)
         if 200 <= response.status_code < 300:
             ep.sns_handled.mark(message.message_id)
@@ -211,6 +229,9 @@ class _Routes:
             return PlainTextResponse("not found", status_code=404)
         return PlainTextResponse(path.read_text(encoding="utf-8"), media_type="text/markdown; charset=utf-8")
 
+    async def metrics(self, _request: Request) -> Response:
+        return Response(self.ep.metrics.render(), media_type=CONTENT_TYPE)
+
     async def healthz(self, _request: Request) -> Response:
         ep = self.ep
         checks = await ep.healthy()
@@ -226,9 +247,26 @@ def build_app(ep: Endpoints) -> Starlette:
             Route("/mattermost/dialog", r.dialog_submit, methods=["POST"]),
             Route("/sns", r.sns, methods=["POST"]),
             Route("/healthz", r.healthz, methods=["GET"]),
+            Route("/metrics", r.metrics, methods=["GET"]),
             Route("/runbooks/{name}", r.runbook, methods=["GET"]),
         ]
     )
+
+
+_SNS_TYPES = frozenset({"Notification", "SubscriptionConfirmation", "UnsubscribeConfirmation"})
+
+
+def _sns_type(value: str | None) -> str:
+    """A label from untrusted input: one of SNS's message types, or ``other``."""
+    return value if value in _SNS_TYPES else "other"
+
+
+def _dialog_outcome(submission: DialogSubmission, result: dict[str, Any]) -> str:
+    if submission.cancelled:
+        return "cancelled"
+    if "errors" in result:
+        return "field_errors"
+    return "refused" if "error" in result else "submitted"
 
 
 async def _run_command(core: Core, command: parsing.Command, slash: SlashCommand) -> None:

@@ -39,6 +39,9 @@ class LifecycleHandler:
 
     async def handle(self, event: LifecycleEvent) -> None:
         """Raises ``MattermostUnavailable`` when Mattermost fails, so SNS delivers again."""
+        if event.type == "system.heartbeat":  # the delivery itself is the signal (runbook 04)
+            log.debug("heartbeat %s acknowledged", event.event_id)
+            return
         if self._seen.is_seen(event.event_id):
             log.info("lifecycle event %s (%s) already handled", event.event_id, event.type)
             return

@@ -43,6 +43,8 @@ from bot.mattermost.client import MattermostClient, driver_options
 from bot.mattermost.registration import ensure_command
 from bot.mattermost.trust import EmailTrust, TrustSettings
 from bot.mattermost.websocket import Backoff, ReconnectingWebsocket
+from bot.metrics import BotMetrics
+from bot.runbooks import default_runbooks_dir
 from bot.settings import BotSettings
 
 log = logging.getLogger("bot")
@@ -83,8 +85,10 @@ class BotRuntime:
         clock: Callable[[], datetime] = utc_now,
         backoff: Backoff | None = None,
         sns_fetch: Callable[[str], bytes] = sns_get,
+        metrics: BotMetrics | None = None,
     ) -> None:
         self.settings = settings
+        self.metrics = metrics or BotMetrics()  # this process's own registry, served on /metrics
         self._sns_fetch = sns_fetch
         self._sock = sock
         self._clock = clock
@@ -120,7 +124,7 @@ class BotRuntime:
         verify: bool | str = str(s.mattermost_ca_file) if s.mattermost_ca_file else s.mattermost_verify_tls
         options = driver_options(s.mattermost_url, s.mattermost_token.get_secret_value(), verify=verify)
         driver = Driver(options)
-        mm = MattermostClient(driver, self.mattermost_pool)
+        mm = MattermostClient(driver, self.mattermost_pool, metrics=self.metrics)
         mm.use_trust(
             EmailTrust(
                 TrustSettings(
@@ -141,7 +145,7 @@ class BotRuntime:
             RequestSigner(SigningKey(key_id=s.backend_key_id, secret=s.backend_key_bytes()), s.backend_audience),
             timeout=s.backend_timeout_seconds,
         )
-        backend = Backend(api, self.backend_pool)
+        backend = Backend(api, self.backend_pool, self.metrics)
         cards = Cards(mm, signer, s.public_url + "/mattermost/actions", s.aws_portal_url, self._clock)
         core = Core(mm, backend, cards, signer, self._clock, s.public_url, approvals_id, s.approvals_channel)
         token = s.command_token.get_secret_value()
@@ -167,6 +171,10 @@ class BotRuntime:
             mattermost_url=s.mattermost_url,
             runbooks_dir=self._runbook_path().parent if not s.runbook_docs_url else None,
             sns_executor=self.sns_pool,
+            metrics=self.metrics,
+        )
+        self.metrics.watch_websocket(
+            lambda: (self.websocket.connected, self.websocket.connections) if self.websocket else None
         )
         if s.websocket:
             direct = DirectMessages(core, s.command_trigger, s.replica_index, s.replica_count, self.spawn)
@@ -176,7 +184,7 @@ class BotRuntime:
         log.info("bot %s listening on %s:%d", mm.bot_username, s.listen_host, self.port)
 
     def _runbook_path(self) -> Path:
-        return self.settings.runbook_file or Path(__file__).resolve().parents[1] / "docs" / "runbooks" / RUNBOOK_FILE
+        return self.settings.runbook_file or default_runbooks_dir() / RUNBOOK_FILE
 
     def _alarms(self, mm: MattermostClient, channel_id: str) -> tuple[AlarmIntake, AlarmButtons]:
         s = self.settings

@@ -15,9 +15,22 @@ from typing import Any
 
 import yaml
 
-from alarms.catalogue import API_FUNCTION_NAME, DEFAULT_API_NAME, RECONCILER_FUNCTION_NAME, cloudformation_resources
+from alarms.catalogue import (
+    API_FUNCTION_NAME,
+    DEFAULT_API_NAME,
+    RECONCILER_FUNCTION_NAME,
+    WATCHDOG,
+    cloudformation_resources,
+)
 from backend.adapters import tables
-from backend.names import ALARMS_TOPIC_NAME, EVENTS_TOPIC_NAME, KEYSET_SECRET_NAME, STATE_MACHINE_NAME
+from backend.names import (
+    ALARMS_TOPIC_NAME,
+    DELIVERY_DLQ_NAME,
+    EVENTS_TOPIC_NAME,
+    FALLBACK_TOPIC_NAME,
+    KEYSET_SECRET_NAME,
+    STATE_MACHINE_NAME,
+)
 
 SCHEDULE = "rate(15 minutes)"
 RUNTIME = "python3.12"
@@ -600,7 +613,7 @@ def messaging() -> dict[str, Any]:
         "DeliveryDeadLetterQueue": {
             "Type": "AWS::SQS::Queue",
             "Properties": {
-                "QueueName": "jit-sns-delivery-dlq",
+                "QueueName": DELIVERY_DLQ_NAME,
                 "MessageRetentionPeriod": 1209600,
                 "SqsManagedSseEnabled": True,
             },
@@ -676,6 +689,402 @@ def messaging() -> dict[str, Any]:
     }
 
 
+# -- who watches the watcher (docs/runbooks/04-bot-unreachable.md) ---------------------------------
+
+RUNBOOK_ALARMS_TO_FALLBACK = "RunbookAlarmsToFallbackEnabled"
+
+
+def watchdog_parameters() -> dict[str, Any]:
+    return {
+        "FallbackProtocol": {
+            "Type": "String",
+            "Default": "email",
+            "AllowedValues": ["email", "https"],
+            "Description": "How jit-alarms-fallback reaches people when the bot cannot: e-mail or an HTTPS pager",
+        },
+        "FallbackEndpoint": {
+            "Type": "String",
+            "Description": "E-mail address or HTTPS pager URL for jit-alarms-fallback; never the bot",
+            "AllowedPattern": "^([^@\\s]+@[^@\\s]+|https://\\S+)$",
+        },
+        "RunbookAlarmsToFallback": {
+            "Type": "String",
+            "Default": "false",
+            "AllowedValues": ["false", "true"],
+            "Description": "Also send the eight runbook alarms to jit-alarms-fallback (not only to the bot)",
+        },
+    }
+
+
+def watchdog_conditions() -> dict[str, Any]:
+    return {RUNBOOK_ALARMS_TO_FALLBACK: {"Fn::Equals": [ref("RunbookAlarmsToFallback"), "true"]}}
+
+
+def runbook_alarm_extra_actions() -> tuple[Any, ...]:
+    """The eight alarms' optional second action: the fallback topic, when the parameter says so."""
+    return ({"Fn::If": [RUNBOOK_ALARMS_TO_FALLBACK, ref("FallbackTopic"), ref("AWS::NoValue")]},)
+
+
+def watchdog() -> dict[str, Any]:
+    """The fallback topic, its subscription (never the bot) and JIT-BotUnreachable, which notifies only it."""
+    return {
+        "FallbackTopic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": FALLBACK_TOPIC_NAME}},
+        "FallbackTopicPolicy": {
+            "Type": "AWS::SNS::TopicPolicy",
+            "Properties": {
+                "Topics": [ref("FallbackTopic")],
+                "PolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Sid": "CloudWatchAlarmsOfThisAccount",
+                            "Effect": "Allow",
+                            "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                            "Action": "sns:Publish",
+                            "Resource": ref("FallbackTopic"),
+                            "Condition": {"StringEquals": {"aws:SourceAccount": ref("AWS::AccountId")}},
+                        }
+                    ],
+                },
+            },
+        },
+        "FallbackSubscription": {
+            "Type": "AWS::SNS::Subscription",
+            "Properties": {
+                "TopicArn": ref("FallbackTopic"),
+                "Protocol": ref("FallbackProtocol"),
+                "Endpoint": ref("FallbackEndpoint"),
+            },
+        },
+        **cloudformation_resources(
+            topic_arn_ref=ref("FallbackTopic"),
+            state_machine_arn_ref=STATE_MACHINE_ARN,
+            api_name=DEFAULT_API_NAME,
+            definitions=WATCHDOG,
+        ),
+    }
+
+
+# -- what a security scanner asks of this template (checkov in `make test`) -------------------------
+#
+# One optional customer-managed KMS key (parameter ``KmsKeyArn``) encrypts the tables, the key-set
+# secret, the topics, the dead-letter queues and the log groups; without it AWS-managed keys do,
+# except for the two topics CloudWatch alarms publish to: CloudWatch cannot use the AWS-managed
+# SNS key, so those get a key of this stack (``AlarmTopicsKey``). Skipped checks carry their reason
+# in the resource's Metadata (checkov's inline skip syntax).
+
+HAS_CUSTOMER_KEY = "CustomerManagedKeyGiven"
+NO_CUSTOMER_KEY = "NoCustomerManagedKey"
+TRACING = "XRayTracingEnabled"
+CREATE_APIGW_ACCOUNT_ROLE = "CreateApiGatewayLoggingRole"
+API_ACCESS_LOG_GROUP = "/aws/apigateway/jit-api/access"
+RECONCILER_FAILURES_QUEUE = "jit-reconciler-failures"
+NO_VALUE = {"Ref": "AWS::NoValue"}
+
+
+def _if(condition: str, then: Any, otherwise: Any) -> dict[str, Any]:
+    return {"Fn::If": [condition, then, otherwise]}
+
+
+def security_parameters() -> dict[str, Any]:
+    return {
+        "KmsKeyArn": {
+            "Type": "String",
+            "Default": "",
+            "AllowedPattern": "^$|^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[0-9a-f-]+$",
+            "Description": "Customer-managed KMS key for tables, secret, topics, queues and logs "
+            "(empty: AWS-managed keys; docs/deploy.md lists the key policy it needs)",
+        },
+        "XRayTracing": {
+            "Type": "String",
+            "Default": "false",
+            "AllowedValues": ["false", "true"],
+            "Description": "X-Ray tracing for the API stage and both Lambdas",
+        },
+        "ApiReservedConcurrency": {
+            "Type": "Number",
+            "Default": 10,
+            "MinValue": 1,
+            "Description": "Reserved concurrency of jit-api (a ceiling; the account keeps 100 unreserved)",
+        },
+        "ReconcilerReservedConcurrency": {
+            "Type": "Number",
+            "Default": 1,
+            "MinValue": 1,
+            "MaxValue": 1,
+            "Description": "Reserved concurrency of jit-reconciler: 1, so two runs never overlap",
+        },
+        "ApiGatewayAccountLogging": {
+            "Type": "String",
+            "Default": "create",
+            "AllowedValues": ["create", "existing"],
+            "Description": "API Gateway needs an account-wide CloudWatch Logs role for access logs: "
+            "create it here, or 'existing' if the account already has one",
+        },
+    }
+
+
+def security_conditions() -> dict[str, Any]:
+    return {
+        HAS_CUSTOMER_KEY: {"Fn::Not": [{"Fn::Equals": [ref("KmsKeyArn"), ""]}]},
+        NO_CUSTOMER_KEY: {"Fn::Equals": [ref("KmsKeyArn"), ""]},
+        TRACING: {"Fn::Equals": [ref("XRayTracing"), "true"]},
+        CREATE_APIGW_ACCOUNT_ROLE: {"Fn::Equals": [ref("ApiGatewayAccountLogging"), "create"]},
+    }
+
+
+def _skip(resource: dict[str, Any], **reasons: str) -> None:
+    """Record checkov skips with their reason in the resource's Metadata."""
+    skips = resource.setdefault("Metadata", {}).setdefault("checkov", {}).setdefault("skip", [])
+    skips.extend({"id": check, "comment": reason} for check, reason in reasons.items())
+
+
+def _alarm_topics_key() -> dict[str, Any]:
+    return {
+        "Type": "AWS::KMS::Key",
+        "Condition": NO_CUSTOMER_KEY,
+        "Properties": {
+            "Description": "jit-alarms and jit-alarms-fallback: CloudWatch alarms cannot use the AWS-managed SNS key",
+            "EnableKeyRotation": True,
+            "KeyPolicy": {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Sid": "AccountAdministersTheKey",
+                        "Effect": "Allow",
+                        "Principal": {"AWS": sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")},
+                        "Action": "kms:*",
+                        "Resource": "*",
+                    },
+                    {
+                        "Sid": "CloudWatchAlarmsPublish",
+                        "Effect": "Allow",
+                        "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                        "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                        "Resource": "*",
+                        "Condition": {"StringEquals": {"aws:SourceAccount": ref("AWS::AccountId")}},
+                    },
+                ],
+            },
+        },
+    }
+
+
+def _api_access_logging() -> dict[str, Any]:
+    return {
+        "ApiAccessLogGroup": {
+            "Type": "AWS::Logs::LogGroup",
+            "DeletionPolicy": "Retain",
+            "UpdateReplacePolicy": "Retain",
+            "Properties": {
+                "LogGroupName": API_ACCESS_LOG_GROUP,
+                "RetentionInDays": ref("LogRetentionDays"),
+                "KmsKeyId": _if(HAS_CUSTOMER_KEY, ref("KmsKeyArn"), NO_VALUE),
+            },
+        },
+        "ApiGatewayLoggingRole": {
+            "Type": "AWS::IAM::Role",
+            "Condition": CREATE_APIGW_ACCOUNT_ROLE,
+            "Properties": {
+                "AssumeRolePolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "apigateway.amazonaws.com"},
+                            "Action": "sts:AssumeRole",
+                        }
+                    ],
+                },
+                "ManagedPolicyArns": [
+                    sub("arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs")
+                ],
+            },
+        },
+        "ApiGatewayAccount": {
+            "Type": "AWS::ApiGateway::Account",
+            "Condition": CREATE_APIGW_ACCOUNT_ROLE,
+            "Properties": {"CloudWatchRoleArn": getatt("ApiGatewayLoggingRole", "Arn")},
+        },
+    }
+
+
+# One JSON line per request: who called, what came back, how long it took (no bodies, no headers).
+ACCESS_LOG_FORMAT = (
+    '{"requestId":"$context.requestId","ip":"$context.identity.sourceIp","time":"$context.requestTime",'
+    '"method":"$context.httpMethod","path":"$context.resourcePath","status":"$context.status",'
+    '"length":"$context.responseLength","latencyMs":"$context.responseLatency",'
+    '"integrationStatus":"$context.integration.status","error":"$context.error.message"}'
+)
+
+
+def _reconciler_failure_destination() -> dict[str, Any]:
+    return {
+        "ReconcilerFailureQueue": {
+            "Type": "AWS::SQS::Queue",
+            "Properties": {
+                "QueueName": RECONCILER_FAILURES_QUEUE,
+                "MessageRetentionPeriod": 1209600,
+                "KmsMasterKeyId": _if(HAS_CUSTOMER_KEY, ref("KmsKeyArn"), NO_VALUE),
+                "SqsManagedSseEnabled": _if(HAS_CUSTOMER_KEY, NO_VALUE, True),
+            },
+        },
+        "ReconcilerInvokeConfig": {
+            "Type": "AWS::Lambda::EventInvokeConfig",
+            "DependsOn": ["ReconcilerDestinationPolicy"],
+            "Properties": {
+                "FunctionName": ref("ReconcilerFunction"),
+                "Qualifier": "$LATEST",
+                "MaximumRetryAttempts": 2,
+                "DestinationConfig": {"OnFailure": {"Destination": getatt("ReconcilerFailureQueue", "Arn")}},
+            },
+        },
+    }
+
+
+def _optional_lambda_policy(condition: str, name: str, statement: dict[str, Any]) -> dict[str, Any]:
+    """A policy both Lambda roles get only with an option (a separate resource: a policy may not be empty)."""
+    return {
+        "Type": "AWS::IAM::Policy",
+        "Condition": condition,
+        "Properties": {
+            "PolicyName": name,
+            "Roles": [ref("ApiFunctionRole"), ref("ReconcilerFunctionRole")],
+            "PolicyDocument": {"Version": "2012-10-17", "Statement": [statement]},
+        },
+    }
+
+
+def _optional_lambda_policies() -> dict[str, Any]:
+    return {
+        "LambdaCustomerKeyPolicy": _optional_lambda_policy(
+            HAS_CUSTOMER_KEY,
+            "jit-use-the-customer-key",
+            {"Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": ref("KmsKeyArn")},
+        ),
+        "LambdaTracingPolicy": _optional_lambda_policy(
+            TRACING,
+            "jit-xray-tracing",
+            # X-Ray has no resource-level permissions.
+            {"Effect": "Allow", "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], "Resource": "*"},
+        ),
+    }
+
+
+def _reconciler_destination_policy() -> dict[str, Any]:
+    """Lambda sends failed asynchronous invocations with the function's own role."""
+    return {
+        "Type": "AWS::IAM::Policy",
+        "Properties": {
+            "PolicyName": "jit-reconciler-on-failure",
+            "Roles": [ref("ReconcilerFunctionRole")],
+            "PolicyDocument": {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Sid": "ReconcilerFailureDestination",
+                        "Effect": "Allow",
+                        "Action": "sqs:SendMessage",
+                        "Resource": getatt("ReconcilerFailureQueue", "Arn"),
+                    }
+                ],
+            },
+        },
+    }
+
+
+def security_resources() -> dict[str, Any]:
+    return {
+        "AlarmTopicsKey": _alarm_topics_key(),
+        **_api_access_logging(),
+        **_reconciler_failure_destination(),
+        "ReconcilerDestinationPolicy": _reconciler_destination_policy(),
+        **_optional_lambda_policies(),
+    }
+
+
+def _harden_lambdas(resources_: dict[str, Any]) -> None:
+    concurrency = {"ApiFunction": "ApiReservedConcurrency", "ReconcilerFunction": "ReconcilerReservedConcurrency"}
+    for logical, parameter in concurrency.items():
+        function = resources_[logical]
+        function["Properties"] |= {
+            "ReservedConcurrentExecutions": ref(parameter),
+            "TracingConfig": {"Mode": _if(TRACING, "Active", "PassThrough")},
+            "KmsKeyArn": _if(HAS_CUSTOMER_KEY, ref("KmsKeyArn"), NO_VALUE),
+        }
+        _skip(
+            function,
+            CKV_AWS_117="No VPC: the functions call only AWS APIs (DynamoDB, Identity Center, Step Functions, "
+            "SNS, Secrets Manager) and hold no network-reachable resources; a VPC would add NAT or six endpoints.",
+            CKV_AWS_173="The environment holds names and ARNs only, no secrets (the HMAC keys are in Secrets "
+            "Manager); Lambda encrypts it at rest, with KmsKeyArn when given.",
+        )
+    _skip(
+        resources_["ApiFunction"],
+        CKV_AWS_116="jit-api is invoked synchronously (API Gateway proxy, Step Functions tasks): the caller "
+        "sees the error and retries; a dead-letter queue applies to asynchronous invocations only.",
+    )
+    _skip(
+        resources_["ReconcilerFunction"],
+        CKV_AWS_116="Asynchronous failures go to an on-failure destination (ReconcilerInvokeConfig -> "
+        "jit-reconciler-failures), which carries more context than a dead-letter queue.",
+    )
+    for group in ("ApiLogGroup", "ReconcilerLogGroup"):
+        resources_[group]["Properties"]["KmsKeyId"] = _if(HAS_CUSTOMER_KEY, ref("KmsKeyArn"), NO_VALUE)
+
+
+def _harden_api(resources_: dict[str, Any]) -> None:
+    stage = resources_["ApiStage"]
+    stage["Properties"] |= {
+        "TracingEnabled": _if(TRACING, True, False),
+        "AccessLogSetting": {"DestinationArn": getatt("ApiAccessLogGroup", "Arn"), "Format": ACCESS_LOG_FORMAT},
+    }
+    _skip(
+        stage,
+        CKV_AWS_73="X-Ray tracing is an option (parameter XRayTracing, default off: it costs per trace); "
+        "access logs and Lambda logs cover every request without it.",
+        CKV_AWS_120="No caching: every request is unique (HMAC-signed with a one-time nonce); a cache would "
+        "answer a request with another's response.",
+    )
+    for method in ("RootMethod", "ProxyMethod"):
+        _skip(
+            resources_[method],
+            CKV_AWS_59="The only caller is the bot, which has no AWS identity; jit-api verifies every "
+            "request's HMAC signature, audience, timestamp and nonce before anything else.",
+        )
+
+
+def _harden_storage(resources_: dict[str, Any]) -> None:
+    for resource in resources_.values():
+        if resource["Type"] == "AWS::DynamoDB::Table":
+            # SSEEnabled without a key id: the AWS-managed key aws/dynamodb.
+            resource["Properties"]["SSESpecification"] = {
+                "SSEEnabled": True,
+                "SSEType": _if(HAS_CUSTOMER_KEY, "KMS", NO_VALUE),
+                "KMSMasterKeyId": _if(HAS_CUSTOMER_KEY, ref("KmsKeyArn"), NO_VALUE),
+            }
+    resources_["KeysetSecret"]["Properties"]["KmsKeyId"] = _if(HAS_CUSTOMER_KEY, ref("KmsKeyArn"), NO_VALUE)
+    resources_["EventsTopic"]["Properties"]["KmsMasterKeyId"] = _if(HAS_CUSTOMER_KEY, ref("KmsKeyArn"), "alias/aws/sns")
+    for topic in ("AlarmsTopic", "FallbackTopic"):
+        resources_[topic]["Properties"]["KmsMasterKeyId"] = _if(
+            HAS_CUSTOMER_KEY, ref("KmsKeyArn"), getatt("AlarmTopicsKey", "Arn")
+        )
+    # SNS cannot write to a queue under the AWS-managed SQS key: SQS-managed encryption by default.
+    resources_["DeliveryDeadLetterQueue"]["Properties"] |= {
+        "KmsMasterKeyId": _if(HAS_CUSTOMER_KEY, ref("KmsKeyArn"), NO_VALUE),
+        "SqsManagedSseEnabled": _if(HAS_CUSTOMER_KEY, NO_VALUE, True),
+    }
+
+
+def harden(resources_: dict[str, Any]) -> dict[str, Any]:
+    """Add the scanner's asks to the resources built above (kept apart so they stay reviewable)."""
+    resources_ |= security_resources()
+    _harden_lambdas(resources_)
+    _harden_api(resources_)
+    _harden_storage(resources_)
+    return resources_
+
+
 def outputs() -> dict[str, Any]:
     return {
         "ApiUrl": {"Value": sub("https://${RestApi}.execute-api.${AWS::Region}.amazonaws.com/${StageName}")},
@@ -684,6 +1093,7 @@ def outputs() -> dict[str, Any]:
         "StateMachineArn": {"Value": STATE_MACHINE_ARN},
         "EventsTopicArn": {"Value": ref("EventsTopic")},
         "AlarmsTopicArn": {"Value": ref("AlarmsTopic")},
+        "FallbackTopicArn": {"Value": ref("FallbackTopic")},
         "IdentityCenterInstanceArn": {"Value": ref("IdentityCenterInstanceArn")},
         "IdentityStoreId": {"Value": ref("IdentityStoreId")},
     }
@@ -697,14 +1107,19 @@ def build_template() -> dict[str, Any]:
         **api_gateway(),
         **messaging(),
         **cloudformation_resources(
-            topic_arn_ref=ref("AlarmsTopic"), state_machine_arn_ref=STATE_MACHINE_ARN, api_name=DEFAULT_API_NAME
+            topic_arn_ref=ref("AlarmsTopic"),
+            state_machine_arn_ref=STATE_MACHINE_ARN,
+            api_name=DEFAULT_API_NAME,
+            extra_actions=runbook_alarm_extra_actions(),
         ),
+        **watchdog(),
     }
+    harden(resources_)
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": "JIT access for Mattermost: API, workflow, reconciler, events and alarms (generated)",
-        "Parameters": parameters(),
-        "Conditions": conditions(),
+        "Parameters": {**parameters(), **watchdog_parameters(), **security_parameters()},
+        "Conditions": {**conditions(), **watchdog_conditions(), **security_conditions()},
         "Resources": resources_,
         "Outputs": outputs(),
     }

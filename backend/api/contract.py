@@ -135,6 +135,7 @@ EventType = Literal[
     "request.error",
     "access.drift_detected",
     "access.break_glass",
+    "system.heartbeat",  # every reconciler run: proves the jit-events → bot path; the bot posts nothing
 ]
 
 

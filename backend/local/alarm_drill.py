@@ -11,7 +11,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from alarms.catalogue import CATALOGUE, to_put_metric_alarm_kwargs
+from alarms.catalogue import CATALOGUE, WATCHDOG, to_put_metric_alarm_kwargs
 
 State = Literal["ALARM", "OK", "INSUFFICIENT_DATA"]
 
@@ -24,12 +24,21 @@ _WORDS = {
 }
 
 
-def provision_alarms(cloudwatch: Any, alarms_topic_arn: str, state_machine_arn: str) -> list[str]:
+def provision_alarms(
+    cloudwatch: Any, alarms_topic_arn: str, state_machine_arn: str, fallback_topic_arn: str | None = None
+) -> list[str]:
+    """The eight runbook alarms notify jit-alarms; JIT-BotUnreachable notifies only the fallback topic."""
     for definition in CATALOGUE:
         cloudwatch.put_metric_alarm(
             **to_put_metric_alarm_kwargs(definition, topic_arn=alarms_topic_arn, state_machine_arn=state_machine_arn)
         )
-    return [d.name for d in CATALOGUE]
+    if fallback_topic_arn is None:
+        return [d.name for d in CATALOGUE]
+    for definition in WATCHDOG:
+        cloudwatch.put_metric_alarm(
+            **to_put_metric_alarm_kwargs(definition, topic_arn=fallback_topic_arn, state_machine_arn=state_machine_arn)
+        )
+    return [d.name for d in (*CATALOGUE, *WATCHDOG)]
 
 
 def _crossing_value(threshold: float, state: State) -> float:
@@ -132,7 +141,7 @@ def fire(
     """Set the alarm's state and publish its notification to the alarm's actions, as CloudWatch would."""
     found = cloudwatch.describe_alarms(AlarmNames=[alarm_name])["MetricAlarms"]
     if not found:
-        known = ", ".join(d.name for d in CATALOGUE)
+        known = ", ".join(d.name for d in (*CATALOGUE, *WATCHDOG))
         raise ValueError(f"no alarm named {alarm_name!r}; the alarms are: {known}")
     alarm = found[0]
     old_state = str(alarm.get("StateValue", "OK"))

@@ -10,14 +10,14 @@ from pathlib import Path
 
 import boto3
 
-from alarms.catalogue import CATALOGUE
+from alarms.catalogue import CATALOGUE, WATCHDOG
 from backend.local.alarm_drill import fire
 from backend.local.config import LocalStackConfig, default_config_path
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m backend.local.fire_alarm", description=__doc__)
-    parser.add_argument("alarm", choices=[d.name for d in CATALOGUE])
+    parser.add_argument("alarm", choices=[d.name for d in (*CATALOGUE, *WATCHDOG)])
     parser.add_argument("--state", choices=["ALARM", "OK", "INSUFFICIENT_DATA"], default="ALARM")
     parser.add_argument("--value", type=float, help="the datapoint to report (default: one that crosses)")
     parser.add_argument("--config", type=Path, default=default_config_path())

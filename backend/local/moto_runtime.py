@@ -6,6 +6,10 @@
 2. Wait: ``TimestampPath`` waits follow the stack's clock (moto compares with naive local time,
    and tests move a manual clock instead of sleeping).
 3. Retry: the interval between Step Functions retries is scaled (tests use 0).
+4. SNS HTTP(S) delivery: as in SNS, a delivery the endpoint refuses (no connection, non-2xx) does
+   not fail the publish; it is counted as ``AWS/SNS NumberOfNotificationsFailed`` (dimension
+   ``TopicName``) and, with a redrive policy, put in the dead-letter queue (moto posted once,
+   ignored the status and failed the publish when nobody listened). No retries locally.
 
 These patch moto's classes for the whole process: one local stack per process.
 """
@@ -112,9 +116,75 @@ def install_patches(registry: LambdaRegistry, clock: Clock, retry_sleep_factor: 
         _wait_until(clock, target.replace(tzinfo=UTC), env)
 
     _serialise_dynamodb()
+    _deliver_http_as_sns(clock)
     LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign,assignment]
     Timestamp._eval_body = wait_for_timestamp  # type: ignore[method-assign]
     setattr(retrier_decl, "time", _ScaledTime(retry_sleep_factor))  # noqa: B010 - replacing a module the interpreter imported
+
+
+SNS_HTTP_TIMEOUT_SECONDS = 15  # SNS waits this long for an HTTP(S) endpoint to answer
+
+
+def _deliver_http_as_sns(clock: Clock) -> None:
+    from moto.sns.models import Subscription
+
+    original = Subscription.publish
+    if getattr(original, "_jit_sns_http", False):
+        return
+
+    def publish(sub: Any, message: str, message_id: str, subject: str | None = None, **kwargs: Any) -> None:
+        if sub.protocol not in ("http", "https"):
+            original(sub, message, message_id, subject=subject, **kwargs)
+            return
+        attributes = kwargs.get("message_attributes")
+        if sub._filter_policy_matcher is not None and not sub._filter_policy_matcher.matches(attributes, message):
+            return
+        if kwargs.get("message_structure") == "json":
+            message = sub._parse_message_structure(message, sub.protocol)
+        envelope = sub.get_post_data(message, message_id, subject)
+        try:
+            response = requests.post(
+                sub.endpoint,
+                json=envelope,
+                headers={"Content-Type": "text/plain; charset=UTF-8", "x-amz-sns-message-type": "Notification"},
+                timeout=SNS_HTTP_TIMEOUT_SECONDS,
+            )
+            delivered = 200 <= response.status_code < 300
+        except requests.RequestException:
+            delivered = False
+        _count_delivery(sub, delivered, clock)
+        if not delivered:
+            log.info("SNS delivery to %s failed (message %s)", sub.endpoint, message_id)
+            _dead_letter(sub, envelope)
+
+    publish._jit_sns_http = True  # type: ignore[attr-defined]
+    Subscription.publish = publish  # type: ignore[method-assign,assignment]
+
+
+def _count_delivery(sub: Any, delivered: bool, clock: Clock) -> None:
+    from moto.cloudwatch.models import cloudwatch_backends
+
+    region, topic_name = sub.topic.arn.split(":")[3], sub.topic.arn.split(":")[5]
+    name = "NumberOfNotificationsDelivered" if delivered else "NumberOfNotificationsFailed"
+    datum = {
+        "MetricName": name,
+        "Value": 1,
+        "Unit": "Count",
+        "Timestamp": clock().astimezone(UTC).replace(tzinfo=None),  # moto keeps naive UTC and compares with it
+        "Dimensions": [{"Name": "TopicName", "Value": topic_name}],
+    }
+    cloudwatch_backends[sub.account_id][region].put_metric_data("AWS/SNS", [datum])
+
+
+def _dead_letter(sub: Any, envelope: dict[str, Any]) -> None:
+    from moto.sqs.models import sqs_backends
+
+    policy = sub.attributes.get("RedrivePolicy")
+    if not policy:
+        return
+    arn = json.loads(policy)["deadLetterTargetArn"]
+    region, queue_name = arn.split(":")[3], arn.split(":")[5]
+    sqs_backends[sub.account_id][region].send_message(queue_name, json.dumps(envelope))
 
 
 def _wait_until(clock: Clock, target: datetime, env: Any) -> None:

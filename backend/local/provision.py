@@ -18,7 +18,14 @@ from backend.auth.keyset import KeySet, KeyStatus, generate_key
 from backend.domain.models import Person
 from backend.domain.policy import Policy
 from backend.local.config import LocalStackConfig
-from backend.names import ALARMS_TOPIC_NAME, EVENTS_TOPIC_NAME, KEYSET_SECRET_NAME, STATE_MACHINE_NAME
+from backend.names import (
+    ALARMS_TOPIC_NAME,
+    DELIVERY_DLQ_NAME,
+    EVENTS_TOPIC_NAME,
+    FALLBACK_TOPIC_NAME,
+    KEYSET_SECRET_NAME,
+    STATE_MACHINE_NAME,
+)
 from backend.wiring import Clients
 from backend.workflow.definition import load_definition
 
@@ -31,6 +38,9 @@ class Provisioned:
     state_machine_arn: str
     events_topic_arn: str
     alarms_topic_arn: str
+    fallback_topic_arn: str  # JIT-BotUnreachable's only action (runbook 04)
+    delivery_dlq_url: str
+    delivery_dlq_arn: str
     instance_arn: str
     identity_store_id: str
     keyset_secret_id: str
@@ -43,7 +53,8 @@ def function_arn(region: str, name: str) -> str:
     return f"arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{name}"
 
 
-def provision(config: LocalStackConfig, clients: Clients, now: datetime) -> Provisioned:
+def provision(config: LocalStackConfig, clients: Clients, sqs: Any, now: datetime) -> Provisioned:
+    """``sqs`` only for the delivery dead-letter queue (the backend itself never uses SQS)."""
     for name in tables.TABLE_DEFINITIONS:
         clients.dynamodb.create_table(**tables.create_table_kwargs(name))
     clients.dynamodb.update_time_to_live(
@@ -73,6 +84,8 @@ def provision(config: LocalStackConfig, clients: Clients, now: datetime) -> Prov
     _write_bot_key(config, bot_key.id, bot_key.secret)
     events = clients.sns.create_topic(Name=EVENTS_TOPIC_NAME)["TopicArn"]
     alarms = clients.sns.create_topic(Name=ALARMS_TOPIC_NAME)["TopicArn"]
+    fallback = clients.sns.create_topic(Name=FALLBACK_TOPIC_NAME)["TopicArn"]
+    dlq_url, dlq_arn = _delivery_dlq(sqs)
     machine = clients.stepfunctions.create_state_machine(
         name=STATE_MACHINE_NAME,
         definition=load_definition(function_arn(config.region, "jit-api")),
@@ -91,6 +104,9 @@ def provision(config: LocalStackConfig, clients: Clients, now: datetime) -> Prov
         state_machine_arn=machine,
         events_topic_arn=events,
         alarms_topic_arn=alarms,
+        fallback_topic_arn=fallback,
+        delivery_dlq_url=dlq_url,
+        delivery_dlq_arn=dlq_arn,
         instance_arn=instance_arn,
         identity_store_id=store_id,
         keyset_secret_id=KEYSET_SECRET_NAME,
@@ -98,6 +114,12 @@ def provision(config: LocalStackConfig, clients: Clients, now: datetime) -> Prov
         user_ids=user_ids,
         permission_set_arns=ps_arns,
     )
+
+
+def _delivery_dlq(sqs: Any) -> tuple[str, str]:
+    url = sqs.create_queue(QueueName=DELIVERY_DLQ_NAME)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return url, arn
 
 
 def _seed_directory(config: LocalStackConfig, clients: Clients, store_id: str) -> dict[str, str]:

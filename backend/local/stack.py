@@ -7,6 +7,7 @@ state machine's Lambda tasks run the real ``jit-api`` handler in-process; the AP
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -29,6 +30,8 @@ from backend.local.config import LocalStackConfig, default_config_path
 from backend.local.http_api import LocalApiServer
 from backend.local.moto_runtime import LambdaRegistry, install_patches, reset_moto, start_moto_server
 from backend.local.provision import Provisioned, bot_key_path, provision
+from backend.local.watchdog import CheckResult, check, sample_queue_depth
+from backend.names import DELIVERY_DLQ_NAME
 from backend.settings import BackendSettings
 from backend.wiring import build_deps, make_clients, utc_now
 
@@ -115,8 +118,9 @@ class LocalStack:
             metrics="cloudwatch",
         )
         clients = make_clients(bootstrap, session)
-        self.provisioned = p = provision(self.config, clients, datetime.now(UTC))
-        provision_alarms(clients.cloudwatch, p.alarms_topic_arn, p.state_machine_arn)
+        self.sqs = session.client("sqs", endpoint_url=self.moto_url)
+        self.provisioned = p = provision(self.config, clients, self.sqs, datetime.now(UTC))
+        provision_alarms(clients.cloudwatch, p.alarms_topic_arn, p.state_machine_arn, p.fallback_topic_arn)
         # Observing the stack (wait_for) uses its own client, so it never shows in the handlers' call counts.
         self._observer = DynamoRequestStore(clients.dynamodb)
         self.settings = bootstrap.model_copy(
@@ -137,8 +141,6 @@ class LocalStack:
 
     def _write_endpoints(self) -> None:
         """Where the local command-line client and the bot find the running stack."""
-        import json
-
         path = self.config.state_dir / "endpoints.json"
         path.write_text(json.dumps({"api_url": self.api_url, "moto_url": self.moto_url}), encoding="utf-8")
 
@@ -186,8 +188,6 @@ class LocalStack:
         return bot_key_path(self.config)
 
     def signing_key(self) -> SigningKey:
-        import json
-
         data = json.loads(self.key_file.read_text(encoding="utf-8"))
         return SigningKey(key_id=data["key_id"], secret=b64url_decode(data["secret"]))
 
@@ -196,9 +196,22 @@ class LocalStack:
         return JitApiClient(self.api_url, signer)
 
     def subscribe_http(self, topic_arn: str, url: str) -> str:
-        """Subscribe an HTTP endpoint (the bot's /sns) to a topic; moto confirms at once."""
-        response = self.clients.sns.subscribe(TopicArn=topic_arn, Protocol="http", Endpoint=url)
+        """Subscribe an HTTP endpoint (the bot's /sns) to a topic; moto confirms at once. As in the
+        template, what SNS cannot deliver goes to the delivery dead-letter queue."""
+        response = self.clients.sns.subscribe(
+            TopicArn=topic_arn,
+            Protocol="http",
+            Endpoint=url,
+            Attributes={"RedrivePolicy": json.dumps({"deadLetterTargetArn": self.provisioned.delivery_dlq_arn})},
+        )
         return str(response["SubscriptionArn"])
+
+    def check_bot_unreachable(self) -> CheckResult:
+        """Run the JIT-BotUnreachable check CloudWatch would (moto does not): sample the dead-letter
+        queue, evaluate the alarm, and on a change notify the fallback topic."""
+        now = self.clock()
+        sample_queue_depth(self.clients.cloudwatch, self.sqs, self.provisioned.delivery_dlq_url, DELIVERY_DLQ_NAME, now)
+        return check(self.clients.cloudwatch, self.clients.sns, now, self.config.region)
 
     def fire_alarm(self, alarm_name: str, state: State = "ALARM", value: float | None = None) -> dict[str, Any]:
         """Publish the alarm's state change to jit-alarms as CloudWatch would (moto never does)."""
@@ -242,3 +255,7 @@ class LocalStack:
                 log.error("ERROR reconciler: %s", exc)
             except Exception:  # the schedule must survive a bad run, as EventBridge would
                 log.exception("ERROR reconciler run crashed")
+            try:
+                self.check_bot_unreachable()
+            except Exception:
+                log.exception("ERROR JIT-BotUnreachable check crashed")

@@ -99,6 +99,7 @@ def reconcile(deps: Deps, *, dry_run: bool = False) -> ReconcileReport:
             report.done[kind] += 1
     if not dry_run:
         _flush_outbox(deps, report)
+    _publish_heartbeat(deps, report)
     for name, value in report.done.items():
         deps.metrics.count(f"Reconcile{name}", value)
     deps.metrics.count("ReconcileFailures", sum(report.failed.values()))
@@ -147,6 +148,31 @@ def _publish_drift(deps: Deps, target: AssignmentTarget, *, removed: bool) -> No
         }
     )
     deps.events.publish(event_id, "access.drift_detected", payload)
+
+
+HEARTBEAT = "system.heartbeat"
+
+
+def _publish_heartbeat(deps: Deps, report: ReconcileReport) -> None:
+    """Every run, dry or not, failed or not, tells the bot it ran: SNS counts each delivery the bot
+    misses (NumberOfNotificationsFailed), which JIT-BotUnreachable watches (docs/runbooks/04-bot-unreachable.md).
+    A failed publish counts as a failed action, so JIT-ReconcilerErrors notices it."""
+    event_id = uuid.uuid4().hex
+    payload = json.dumps(
+        {
+            "event_id": event_id,
+            "type": HEARTBEAT,
+            "occurred_at": iso_z(deps.now()),
+            "actor": None,
+            "request": None,
+            "detail": f"reconciler run: {len(report.planned)} planned, {sum(report.failed.values())} failed",
+        }
+    )
+    try:
+        deps.events.publish(event_id, HEARTBEAT, payload)
+    except Exception:
+        log.exception("ERROR publishing the heartbeat")
+        report.failed["Heartbeat"] += 1
 
 
 def _flush_outbox(deps: Deps, report: ReconcileReport) -> None:

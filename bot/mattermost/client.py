@@ -22,6 +22,7 @@ from mattermostdriver.exceptions import NotEnoughPermissions
 
 from backend.domain.models import Person
 from bot.mattermost.trust import EmailTrust
+from bot.metrics import BotMetrics, status_label
 
 T = TypeVar("T")
 Json = dict[str, Any]
@@ -114,8 +115,10 @@ class MattermostClient:
         retry: RateLimitRetry | None = None,
         sleep: Sleep = asyncio.sleep,
         trust: EmailTrust | None = None,
+        metrics: BotMetrics | None = None,
     ) -> None:
         self.driver = driver
+        self._metrics = metrics or BotMetrics()
         self._executor = executor
         self._timeout = timeout
         self._retry = retry or RateLimitRetry()
@@ -134,8 +137,11 @@ class MattermostClient:
         waited, retries = 0.0, 0
         while True:
             try:
-                return await loop.run_in_executor(self._executor, functools.partial(call, *args, **kwargs))
+                result = await loop.run_in_executor(self._executor, functools.partial(call, *args, **kwargs))
+                self._metrics.mattermost_calls.labels("2xx").inc()
+                return result
             except requests.RequestException as exc:  # includes the driver's mapped HTTP errors' bases
+                self._metrics.mattermost_calls.labels(status_label(_status(exc))).inc()
                 if _status(exc) != 429:
                     forbidden = isinstance(exc, NotEnoughPermissions)
                     message = f"Mattermost call failed: {type(exc).__name__}"

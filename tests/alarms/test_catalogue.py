@@ -10,10 +10,14 @@ import pytest
 from moto import mock_aws
 
 from alarms.catalogue import (
+    BOT_UNREACHABLE,
     CATALOGUE,
     CATALOGUE_BY_NAME,
     CUSTOM_NAMESPACE,
+    DELIVERY_DLQ_NAME,
     HMAC_AUTH_FAILURES_METRIC,
+    WATCHDOG,
+    WATCHED_TOPICS,
     AlarmDefinition,
     Dimension,
     MetricMath,
@@ -26,7 +30,8 @@ from alarms.catalogue import (
 )
 from alarms.runbook import Runbook, load_runbook, slugify
 
-RUNBOOK = Path(__file__).parents[2] / "docs" / "runbooks" / "01-monitoring-alarms.md"
+RUNBOOKS = Path(__file__).parents[2] / "docs" / "runbooks"
+RUNBOOK = RUNBOOKS / "01-monitoring-alarms.md"
 SFN_ARN = "arn:aws:states:eu-central-1:123456789012:stateMachine:jit-grant-revoke"
 TOPIC_ARN = "arn:aws:sns:eu-central-1:123456789012:jit-alarms"
 
@@ -161,3 +166,77 @@ def test_cloudformation_and_put_metric_alarm_are_the_same_alarm() -> None:
     for defn in CATALOGUE:
         cfn = to_cloudformation(defn, topic_arn_ref=TOPIC_ARN, state_machine_arn_ref=SFN_ARN)
         assert cfn == to_put_metric_alarm_kwargs(defn, topic_arn=TOPIC_ARN, state_machine_arn=SFN_ARN)
+
+
+# -- JIT-BotUnreachable: runbook 04, and a window the 15-minute heartbeat always fills ----------------
+
+
+@pytest.fixture(scope="module")
+def watchdog_runbook() -> Runbook:
+    return load_runbook(RUNBOOKS / "04-bot-unreachable.md", docs_base_url="https://docs.example.com/runbooks")
+
+
+def test_watchdog_equals_runbook_04_index(watchdog_runbook: Runbook) -> None:
+    from_runbook = [(r.name, r.severity, r.metric_text, r.threshold_text, r.anchor) for r in watchdog_runbook.index]
+    from_catalogue = [
+        (d.name, d.severity, d.index_metric_text, d.index_threshold_text, d.runbook_anchor) for d in WATCHDOG
+    ]
+    assert (
+        from_catalogue
+        == from_runbook
+        == [
+            (
+                "JIT-BotUnreachable",
+                "High",
+                "Failed SNS deliveries to the bot + delivery DLQ depth",
+                "> 0 in 2 consecutive 15 min periods",
+                "jit-botunreachable",
+            )
+        ]
+    )
+    section = watchdog_runbook.sections["JIT-BotUnreachable"]
+    assert section.what_triggered and section.impact and section.investigation and section.resolution
+    assert all(d.runbook_file == "04-bot-unreachable.md" for d in WATCHDOG)
+    assert all(d.runbook_file == "01-monitoring-alarms.md" for d in CATALOGUE)
+    assert not {d.name for d in WATCHDOG} & {d.name for d in CATALOGUE}
+
+
+def test_runbooks_01_to_04_are_covered() -> None:
+    names = sorted(p.name[:2] for p in RUNBOOKS.glob("*.md"))
+    assert names == ["01", "02", "03", "04"]
+
+
+def test_bot_unreachable_watches_both_bot_subscriptions_and_the_dlq() -> None:
+    from backend import names
+    from infra import template_builder
+
+    assert (names.EVENTS_TOPIC_NAME, names.ALARMS_TOPIC_NAME) == WATCHED_TOPICS
+    assert names.DELIVERY_DLQ_NAME == DELIVERY_DLQ_NAME
+    metric = BOT_UNREACHABLE.metric
+    assert isinstance(metric, MetricMath)
+    watched = {(i.namespace, i.metric_name, i.dimensions[0].value, i.stat) for i in metric.inputs}
+    assert watched == {
+        ("AWS/SNS", "NumberOfNotificationsFailed", "jit-events", "Sum"),
+        ("AWS/SNS", "NumberOfNotificationsFailed", "jit-alarms", "Sum"),
+        ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "jit-sns-delivery-dlq", "Maximum"),
+    }
+    # The local check (backend/local/watchdog.py) evaluates exactly this: the sum of every input, 0 if missing.
+    assert metric.expression == " + ".join(f"FILL({i.id}, 0)" for i in metric.inputs)
+    # Every evaluated period is at least the heartbeat interval, so each one holds a heartbeat delivery.
+    heartbeat_seconds = int(re.fullmatch(r"rate\((\d+) minutes\)", template_builder.SCHEDULE).group(1)) * 60
+    assert BOT_UNREACHABLE.period_seconds >= heartbeat_seconds
+    assert BOT_UNREACHABLE.evaluation_periods == BOT_UNREACHABLE.datapoints_to_alarm == 2
+    assert BOT_UNREACHABLE.threshold == 0 and BOT_UNREACHABLE.comparison == "GreaterThanThreshold"
+    assert BOT_UNREACHABLE.treat_missing_data == "notBreaching"
+
+
+def test_bot_unreachable_round_trips_through_moto() -> None:
+    fallback = "arn:aws:sns:eu-central-1:123456789012:jit-alarms-fallback"
+    kwargs = to_put_metric_alarm_kwargs(BOT_UNREACHABLE, topic_arn=fallback, state_machine_arn=SFN_ARN)
+    with mock_aws():
+        cloudwatch = boto3.client("cloudwatch", region_name="eu-central-1")
+        cloudwatch.put_metric_alarm(**kwargs)
+        [stored] = cloudwatch.describe_alarms(AlarmNames=["JIT-BotUnreachable"])["MetricAlarms"]
+    assert _normalise(stored) == _normalise(kwargs)
+    assert stored["AlarmActions"] == stored["OKActions"] == [fallback]
+    assert stored["AlarmDescription"].endswith("Runbook: 04-bot-unreachable.md#jit-botunreachable")

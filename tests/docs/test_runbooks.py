@@ -10,7 +10,7 @@ import botocore.session
 import pytest
 import yaml
 
-from alarms.catalogue import CATALOGUE
+from alarms.catalogue import CATALOGUE, WATCHDOG
 from backend.adapters import tables
 from backend.admin.cli import build_parser
 from backend.auth.verifier import LOG_PHRASE, MAX_SKEW_SECONDS
@@ -43,6 +43,23 @@ def _template() -> dict:
 def test_runbook_01_alarm_names_are_the_catalogue():
     names = set(re.findall(r"\bJIT-[A-Za-z0-9]+\b", _text("01-monitoring-alarms.md")))
     assert names == {d.name for d in CATALOGUE}
+
+
+def test_runbook_04_alarm_names_are_the_watchdog_and_its_names_are_the_templates():
+    text = _text("04-bot-unreachable.md")
+    assert set(re.findall(r"\bJIT-[A-Za-z0-9]+\b", text)) == {d.name for d in WATCHDOG}
+    resources = _template()["Resources"]
+    for name in (
+        resources["FallbackTopic"]["Properties"]["TopicName"],
+        resources["DeliveryDeadLetterQueue"]["Properties"]["QueueName"],
+        "system.heartbeat",
+        "FallbackProtocol",
+        "FallbackEndpoint",
+        "RunbookAlarmsToFallback",
+    ):
+        assert f"`{name}`" in text, name
+    for step in ("/healthz", "BOT_MATTERMOST_TOKEN", "sqs receive-message", "sns publish", "sqs delete-message"):
+        assert step in text, step
 
 
 def test_runbook_01_tables_indexes_and_log_groups_exist():

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from alarms.catalogue import CATALOGUE, cloudformation_resources
+from alarms.catalogue import BOT_UNREACHABLE, CATALOGUE, WATCHDOG, cloudformation_resources, logical_id
 from backend.adapters import tables
 from backend.admin.context import STACK_OUTPUTS, settings_from_outputs
 from backend.workflow.definition import load_definition
@@ -45,13 +45,68 @@ def test_cfn_lint_is_clean():
 
 
 def test_alarms_are_exactly_the_catalogue(template):
+    to_fallback_if_asked = {
+        "Fn::If": ["RunbookAlarmsToFallbackEnabled", {"Ref": "FallbackTopic"}, {"Ref": "AWS::NoValue"}]
+    }
     expected = cloudformation_resources(
         topic_arn_ref={"Ref": "AlarmsTopic"},
         state_machine_arn_ref=template_builder.STATE_MACHINE_ARN,
         api_name="jit-api",
+        extra_actions=(to_fallback_if_asked,),
     )
-    assert _of_type(template, "AWS::CloudWatch::Alarm") == expected
+    watchdog = cloudformation_resources(
+        topic_arn_ref={"Ref": "FallbackTopic"},
+        state_machine_arn_ref=template_builder.STATE_MACHINE_ARN,
+        definitions=WATCHDOG,
+    )
+    assert _of_type(template, "AWS::CloudWatch::Alarm") == expected | watchdog
     assert sorted(a["Properties"]["AlarmName"] for a in expected.values()) == sorted(d.name for d in CATALOGUE)
+    assert template["Conditions"]["RunbookAlarmsToFallbackEnabled"] == {
+        "Fn::Equals": [{"Ref": "RunbookAlarmsToFallback"}, "true"]
+    }
+    assert template["Parameters"]["RunbookAlarmsToFallback"]["Default"] == "false"
+
+
+def test_bot_unreachable_notifies_only_the_fallback_topic_which_never_reaches_the_bot(template):
+    alarm = template["Resources"][logical_id(BOT_UNREACHABLE)]["Properties"]
+    assert alarm["AlarmName"] == "JIT-BotUnreachable"
+    assert alarm["AlarmActions"] == alarm["OKActions"] == [{"Ref": "FallbackTopic"}]
+    assert template["Resources"]["FallbackTopic"]["Properties"]["TopicName"] == "jit-alarms-fallback"
+    fallback_subscriptions = [
+        s["Properties"]
+        for s in _of_type(template, "AWS::SNS::Subscription").values()
+        if s["Properties"]["TopicArn"] == {"Ref": "FallbackTopic"}
+    ]
+    assert fallback_subscriptions == [
+        {
+            "TopicArn": {"Ref": "FallbackTopic"},
+            "Protocol": {"Ref": "FallbackProtocol"},
+            "Endpoint": {"Ref": "FallbackEndpoint"},
+        }
+    ]
+    assert template["Parameters"]["FallbackProtocol"]["AllowedValues"] == ["email", "https"]
+    assert "Default" not in template["Parameters"]["FallbackEndpoint"]  # the deployer must name a person or pager
+    # The alarm watches what the bot's subscriptions and their dead-letter queue report.
+    watched = {
+        (
+            q["MetricStat"]["Metric"]["Namespace"],
+            q["MetricStat"]["Metric"]["MetricName"],
+            q["MetricStat"]["Metric"]["Dimensions"][0]["Value"],
+        )
+        for q in alarm["Metrics"]
+        if "MetricStat" in q
+    }
+    dlq_name = template["Resources"]["DeliveryDeadLetterQueue"]["Properties"]["QueueName"]
+    bot_topics = {
+        template["Resources"][s["Properties"]["TopicArn"]["Ref"]]["Properties"]["TopicName"]
+        for s in _of_type(template, "AWS::SNS::Subscription").values()
+        if s["Properties"]["Endpoint"] == {"Fn::Sub": "${BotBaseUrl}/sns"}
+    }
+    assert bot_topics == {"jit-events", "jit-alarms"}
+    assert watched == {
+        *(("AWS/SNS", "NumberOfNotificationsFailed", topic) for topic in bot_topics),
+        ("AWS/SQS", "ApproximateNumberOfMessagesVisible", dlq_name),
+    }
 
 
 def test_tables_and_indexes_have_exactly_the_codes_names(template):
@@ -68,13 +123,15 @@ def test_tables_and_indexes_have_exactly_the_codes_names(template):
 
 def test_log_groups_schedule_topics_and_subscriptions(template):
     groups = {g["Properties"]["LogGroupName"]: g for g in _of_type(template, "AWS::Logs::LogGroup").values()}
-    assert set(groups) == {"/aws/lambda/jit-api", "/aws/lambda/jit-reconciler"}
+    assert set(groups) == {"/aws/lambda/jit-api", "/aws/lambda/jit-reconciler", "/aws/apigateway/jit-api/access"}
     assert all(g["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"} for g in groups.values())
     (rule,) = _of_type(template, "AWS::Events::Rule").values()
     assert rule["Properties"]["ScheduleExpression"] == "rate(15 minutes)"
     topics = {t["Properties"]["TopicName"] for t in _of_type(template, "AWS::SNS::Topic").values()}
-    assert topics == {"jit-events", "jit-alarms"}
-    subscriptions = list(_of_type(template, "AWS::SNS::Subscription").values())
+    assert topics == {"jit-events", "jit-alarms", "jit-alarms-fallback"}
+    subscriptions = [
+        s for s in _of_type(template, "AWS::SNS::Subscription").values() if s["Properties"]["Protocol"] == "https"
+    ]
     assert sorted(s["Properties"]["TopicArn"]["Ref"] for s in subscriptions) == ["AlarmsTopic", "EventsTopic"]
     for subscription in subscriptions:
         props = subscription["Properties"]
@@ -149,6 +206,7 @@ def test_moto_deploys_the_supported_part(stack):
     for name in tables.TABLE_DEFINITIONS:
         stack.clients.dynamodb.delete_table(TableName=name)
     stack.clients.stepfunctions.delete_state_machine(stateMachineArn=stack.provisioned.state_machine_arn)
+    stack.sqs.delete_queue(QueueUrl=stack.provisioned.delivery_dlq_url)
     client["s3"].create_bucket(
         Bucket="jit-code", CreateBucketConfiguration={"LocationConstraint": stack.settings.region}
     )
@@ -162,6 +220,7 @@ def test_moto_deploys_the_supported_part(stack):
         "ManagedAccountIds": "111111111111,222222222222",
         "CodeBucket": "jit-code",
         "CodeKey": "jit.zip",
+        "FallbackEndpoint": "oncall@example.com",
     }
     client["cloudformation"].create_stack(
         StackName="jit-access",
@@ -194,7 +253,7 @@ def test_moto_deploys_the_supported_part(stack):
     assert definition["States"]["Grant"]["Resource"] == "arn:aws:lambda:eu-central-1:123456789012:function:jit-api"
     assert definition == json.loads(load_definition("arn:aws:lambda:eu-central-1:123456789012:function:jit-api"))
     topics = {t["TopicArn"].rsplit(":", 1)[-1] for t in stack.clients.sns.list_topics()["Topics"]}
-    assert {"jit-events", "jit-alarms"} <= topics
+    assert {"jit-events", "jit-alarms", "jit-alarms-fallback"} <= topics
     rule = client["events"].describe_rule(Name="jit-reconciler-schedule")
     assert rule["ScheduleExpression"] == "rate(15 minutes)"
 

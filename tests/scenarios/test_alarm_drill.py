@@ -7,7 +7,7 @@ import json
 import boto3
 import pytest
 
-from alarms.catalogue import CATALOGUE, CATALOGUE_BY_NAME
+from alarms.catalogue import CATALOGUE, CATALOGUE_BY_NAME, WATCHDOG
 from alarms.cloudwatch import describe_reason, parse_alarm_message
 
 
@@ -26,9 +26,11 @@ def alarm_queue(stack):
 
 
 def test_the_local_stack_holds_the_eight_alarms_with_actions_to_jit_alarms(stack):
-    alarms = stack.clients.cloudwatch.describe_alarms()["MetricAlarms"]
-    assert sorted(a["AlarmName"] for a in alarms) == sorted(d.name for d in CATALOGUE)
-    assert all(a["AlarmActions"] == [stack.provisioned.alarms_topic_arn] for a in alarms)
+    alarms = {a["AlarmName"]: a for a in stack.clients.cloudwatch.describe_alarms()["MetricAlarms"]}
+    assert sorted(alarms) == sorted(d.name for d in (*CATALOGUE, *WATCHDOG))
+    assert all(alarms[d.name]["AlarmActions"] == [stack.provisioned.alarms_topic_arn] for d in CATALOGUE)
+    # JIT-BotUnreachable must not depend on the bot: only the fallback topic hears of it.
+    assert alarms["JIT-BotUnreachable"]["AlarmActions"] == [stack.provisioned.fallback_topic_arn]
 
 
 @pytest.mark.parametrize("name", [d.name for d in CATALOGUE])
