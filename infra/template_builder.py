@@ -31,12 +31,19 @@ API_TABLE_ACTIONS: dict[str, list[str]] = {
     tables.ASSIGNMENTS: [*_READ, "dynamodb:UpdateItem", "dynamodb:Scan"],
     tables.NONCES: ["dynamodb:PutItem"],
     tables.OUTBOX: ["dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Scan"],
-    tables.CONFIG: [*_READ, "dynamodb:PutItem"],
+    tables.CONFIG: [*_READ, "dynamodb:PutItem", "dynamodb:DeleteItem"],  # DeleteItem: inline-policy leases
 }
 RECONCILER_TABLE_ACTIONS: dict[str, list[str]] = {
     name: actions for name, actions in API_TABLE_ACTIONS.items() if name != tables.NONCES
 }
 ASSIGNMENT_WRITE_ACTIONS = ["sso:CreateAccountAssignment", "sso:DeleteAccountAssignment"]
+# Ending live sessions: the managed permission sets' inline policies, provisioned to managed accounts.
+SESSION_END_ACTIONS = [
+    "sso:DeleteInlinePolicyFromPermissionSet",
+    "sso:GetInlinePolicyForPermissionSet",
+    "sso:ProvisionPermissionSet",
+    "sso:PutInlinePolicyToPermissionSet",
+]
 
 
 def ref(name: str) -> dict[str, Any]:
@@ -187,12 +194,35 @@ def _identity_center_statements() -> list[dict[str, Any]]:
             "Resource": accounts,
         },
         {
+            "Sid": "EndSessionsOfManagedPermissionSetsOnly",
+            "Effect": "Allow",
+            "Action": SESSION_END_ACTIONS,
+            "Resource": {
+                "Fn::Split": [
+                    ",",
+                    {
+                        "Fn::Join": [
+                            ",",
+                            [ref("IdentityCenterInstanceArn"), {"Fn::Join": [",", ref("ManagedPermissionSetArns")]}],
+                        ]
+                    },
+                ]
+            },
+        },
+        {
+            "Sid": "EndSessionsInManagedAccountsOnly",
+            "Effect": "Allow",
+            "Action": ["sso:ProvisionPermissionSet"],
+            "Resource": accounts,
+        },
+        {
             "Sid": "ReadAssignments",
             "Effect": "Allow",
             "Action": [
                 "sso:DescribeAccountAssignmentCreationStatus",
                 "sso:DescribeAccountAssignmentDeletionStatus",
                 "sso:DescribePermissionSet",
+                "sso:DescribePermissionSetProvisioningStatus",
                 "sso:ListAccountAssignments",
                 "sso:ListPermissionSets",
             ],

@@ -90,6 +90,7 @@ class RequestView(BaseModel):
     revoke_failures: int
     last_error: str | None
     card: CardRef | None
+    sessions_ended_at: datetime | None = None
 
 
 class RequestList(BaseModel):
@@ -132,6 +133,7 @@ EventType = Literal[
     "request.error",
     "access.drift_detected",
     "access.break_glass",
+    "access.sessions_ended_wide",
 ]
 
 

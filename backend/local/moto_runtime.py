@@ -6,6 +6,7 @@
 2. Wait: ``TimestampPath`` waits follow the stack's clock (moto compares with naive local time,
    and tests move a manual clock instead of sleeping).
 3. Retry: the interval between Step Functions retries is scaled (tests use 0).
+4. Identity Center: permission-set provisioning per account (``backend.local.moto_provisioning``).
 
 These patch moto's classes for the whole process: one local stack per process.
 """
@@ -22,6 +23,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import requests
+
+from backend.local.moto_provisioning import install_provisioning
 
 log = logging.getLogger("backend.local")
 
@@ -112,6 +115,7 @@ def install_patches(registry: LambdaRegistry, clock: Clock, retry_sleep_factor: 
         _wait_until(clock, target.replace(tzinfo=UTC), env)
 
     _serialise_dynamodb()
+    install_provisioning()
     LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign,assignment]
     Timestamp._eval_body = wait_for_timestamp  # type: ignore[method-assign]
     setattr(retrier_decl, "time", _ScaledTime(retry_sleep_factor))  # noqa: B010 - replacing a module the interpreter imported

@@ -62,7 +62,7 @@ def test_tables_and_indexes_have_exactly_the_codes_names(template):
         assert props["KeySchema"] == tables.TABLE_DEFINITIONS[name]["KeySchema"]
         assert props.get("GlobalSecondaryIndexes") == tables.TABLE_DEFINITIONS[name].get("GlobalSecondaryIndexes")
     indexes = {i["IndexName"] for i in found[tables.REQUESTS]["GlobalSecondaryIndexes"]}
-    assert {"gsi_status_endtime", "gsi_status_created", "gsi_requester"} == indexes
+    assert {"gsi_status_endtime", "gsi_status_created", "gsi_requester", "gsi_session_deny"} == indexes
     assert found[tables.NONCES]["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
 
 
