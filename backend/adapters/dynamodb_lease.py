@@ -7,19 +7,22 @@ Waiting longer than ``wait_seconds`` raises :class:`ConcurrentUpdate`, which the
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from backend.adapters import tables
 from backend.domain.errors import ConcurrentUpdate
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+
+log = logging.getLogger(__name__)
 
 
 class DynamoLease:
@@ -39,14 +42,22 @@ class DynamoLease:
         self._sleep = sleep
 
     @contextmanager
-    def hold(self, name: str) -> Iterator[None]:
+    def hold(self, name: str, *, best_effort: bool = False) -> Iterator[None]:
+        """``best_effort``: if DynamoDB itself fails, go on unlocked (break-glass must not need it)."""
         key: dict[str, Any] = {"kind": {"S": f"lease#{name}"}, "version": {"N": "0"}}
         owner = uuid.uuid4().hex
         deadline = self._clock() + self._wait
-        while not self._try_take(key, owner):
-            if self._clock() >= deadline:
-                raise ConcurrentUpdate(f"another writer holds {name}; try again")
-            self._sleep(0.2)
+        try:
+            while not self._try_take(key, owner):
+                if self._clock() >= deadline:
+                    raise ConcurrentUpdate(f"another writer holds {name}; try again")
+                self._sleep(0.2)
+        except (ClientError, BotoCoreError):
+            if not best_effort:
+                raise
+            log.warning("lease %s unavailable (DynamoDB failing); going on without it", name)
+            yield
+            return
         try:
             yield
         finally:

@@ -61,8 +61,8 @@ class PermissionSetPolicies:
         self._poll_max = poll_max
         self._poll_budget = poll_budget_seconds
 
-    def locked(self, permission_set_arn: str) -> AbstractContextManager[None]:
-        return self._lease.hold(f"inline-policy#{permission_set_arn}")
+    def locked(self, permission_set_arn: str, *, best_effort: bool = False) -> AbstractContextManager[None]:
+        return self._lease.hold(f"inline-policy#{permission_set_arn}", best_effort=best_effort)
 
     def session_duration(self, permission_set_arn: str) -> timedelta:
         described = self._send(

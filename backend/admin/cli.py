@@ -23,6 +23,7 @@ from backend.admin import breakglass, listings
 from backend.admin import journal as journal_file
 from backend.admin.confirm import ConfirmationRefused, confirm
 from backend.admin.context import AdminContext, ConfigurationError, default_journal_dir
+from backend.admin.journal import StepState
 from backend.admin.keys import KeyStore, write_secret_file
 from backend.admin.policy import PolicyFileError, load_policy_file, policy_diff
 from backend.admin.render import keys_table, plan_table, reconcile_table, requests_table
@@ -78,6 +79,11 @@ def _break_glass_parser(groups: Subparsers) -> None:
     which.add_argument("--all", action="store_true", help="every active grant")
     revoke.add_argument("--reason", required=True, help="why; goes to the audit trail and the channel")
     revoke.add_argument("--ledger-only", action="store_true", help="skip the sweep of live assignments")
+    revoke.add_argument(
+        "--keep-sessions",
+        action="store_true",
+        help="do not end live AWS sessions (by default a Deny statement cuts sessions issued before now)",
+    )
     revoke.add_argument("--journal", type=Path, help="journal file (default: a new file in --journal-dir)")
     _add_confirmation(revoke)
     revoke.set_defaults(handler=cmd_break_glass_revoke)
@@ -193,6 +199,12 @@ def _run_journal(ctx: AdminContext, journal: Journal, path: Path) -> int:
             f"[bold]{PROG} break-glass resume {escape(str(path))}[/]"
         )
         return EXIT_FAILED
+    if any(step.state is not StepState.DONE for step in journal.sessions):
+        ctx.console.print(
+            "[bold red]Assignments are removed, but live sessions could NOT all be ended[/] (see the errors "
+            f"above; runbook 03). Fix the cause and run [bold]{PROG} break-glass resume {escape(str(path))}[/]"
+        )
+        return EXIT_FAILED
     ctx.console.print(
         "[bold yellow]Access is removed, but recording it failed[/] (DynamoDB or SNS unavailable). When they are "
         f"back, run [bold]{PROG} break-glass resume {escape(str(path))}[/]"
@@ -208,7 +220,7 @@ def cmd_break_glass_revoke(args: argparse.Namespace, ctx: AdminContext) -> int:
     scope = _scope(args)
     with ctx.console.status("reading grants"):
         steps = breakglass.gather(ctx.deps, scope, sweep=not args.ledger_only)
-    journal = breakglass.new_journal(scope, reason, operator, ctx.now(), steps)
+    journal = breakglass.new_journal(scope, reason, operator, ctx.now(), steps, end_sessions=not args.keep_sessions)
     ctx.console.print(plan_table(journal))
     confirm(scope.confirmation, yes=args.yes, confirm_text=args.confirm, prompt=ctx.prompt)
     path = args.journal or ctx.journal_dir / journal.file_name()

@@ -39,8 +39,9 @@ class OutboxEvent:
 class SessionPolicies(Protocol):
     """A permission set's inline policy and its provisioning (ending live sessions)."""
 
-    def locked(self, permission_set_arn: str) -> AbstractContextManager[None]:
-        """One writer of this permission set's inline policy at a time."""
+    def locked(self, permission_set_arn: str, *, best_effort: bool = False) -> AbstractContextManager[None]:
+        """One writer of this permission set's inline policy at a time (``best_effort``: unless the
+        lock store itself is down, as break-glass must work without DynamoDB)."""
 
     def session_duration(self, permission_set_arn: str) -> timedelta: ...
 

@@ -28,6 +28,7 @@ from backend.domain.session_deny import (
 from backend.domain.timefmt import iso_z
 
 if TYPE_CHECKING:
+    from backend.domain.assignment import AssignmentTarget
     from backend.domain.models import AccessRequest
     from backend.domain.policy import Policy
     from backend.domain.ports import SessionPolicies
@@ -55,22 +56,32 @@ def _gateway(deps: Deps) -> SessionPolicies:
 
 def end_sessions(deps: Deps, request: AccessRequest) -> SessionsEnded:
     """Deny U's sessions in A issued before now, provisioned to A only. Raises on any failure."""
+    return deny_sessions(
+        deps,
+        request.target,
+        who=f"{request.requester.username}'s (request {request.request_id}, {request.permission_set_name} "
+        f"in {request.account_name})",
+    )
+
+
+def deny_sessions(deps: Deps, target: AssignmentTarget, *, who: str, without_dynamodb: bool = False) -> SessionsEnded:
+    """The same for one assignment target (break-glass works on targets, not requests)."""
     gateway = _gateway(deps)
-    arn = request.permission_set_arn
-    wanted = SessionDeny(account_id=request.account_id, issued_before=deps.now(), user_id=request.principal_id)
-    with gateway.locked(arn):
+    arn = target.permission_set_arn
+    wanted = SessionDeny(account_id=target.account_id, issued_before=deps.now(), user_id=target.principal_id)
+    with gateway.locked(arn, best_effort=without_dynamodb):
         try:
             merged = merge_deny(gateway.inline_policy(arn), wanted)
         except (PolicyTooLarge, NotAPolicy) as exc:
             raise SessionsNotEnded(f"live sessions could not be ended: {exc}") from exc
         if merged.changed:
             gateway.put_inline_policy(arn, merged.text)
-        gateway.provision(arn, request.account_id)
+        gateway.provision(arn, target.account_id)
     duration = gateway.session_duration(arn)
     if merged.wide:
-        _tell_oncall_wide(deps, request, merged.applied)
+        _tell_oncall_wide(deps, target, merged.applied, who)
     deps.metrics.count("SessionsEnded")
-    log.info("live sessions ended for %s (%s statement)", request.request_id, "wide" if merged.wide else "narrow")
+    log.info("live sessions ended for %s (%s statement)", who, "wide" if merged.wide else "narrow")
     return SessionsEnded(at=wanted.issued_before, until=wanted.issued_before + duration, wide=merged.wide)
 
 
@@ -89,14 +100,13 @@ def _publish(deps: Deps, event_type: str, detail: str) -> None:
     deps.events.publish(event_id, event_type, payload)
 
 
-def _tell_oncall_wide(deps: Deps, request: AccessRequest, applied: SessionDeny) -> None:
+def _tell_oncall_wide(deps: Deps, target: AssignmentTarget, applied: SessionDeny, who: str) -> None:
     _publish(
         deps,
         WIDE_EVENT,
-        f"the inline policy of {request.permission_set_name} is near IAM's size limit, so every session of it "
-        f"in account {request.account_name} ({request.account_id}) issued before {iso_z(applied.issued_before)} "
-        f"is denied, not only {request.requester.username}'s (request {request.request_id}). Others must sign "
-        "in again; see runbook 03.",
+        f"the inline policy of permission set {target.permission_set_arn} is near IAM's size limit, so every "
+        f"session of it in account {target.account_id} issued before {iso_z(applied.issued_before)} is denied, "
+        f"not only {who}. Others must sign in again; see runbook 03.",
     )
 
 
