@@ -30,6 +30,7 @@ from backend.admin.render import keys_table, plan_table, reconcile_table, reques
 from backend.api.signing import KEY_ID_PATTERN
 from backend.auth.keyset import KeyEntry, KeySet, KeyStatus, generate_key
 from backend.domain.errors import DomainError, InvalidRequest, ReconcileFailed
+from backend.domain.session_deny import sessions_outlive_grants
 from backend.domain.timefmt import parse_duration
 
 if TYPE_CHECKING:
@@ -345,7 +346,24 @@ def cmd_policy_validate(args: argparse.Namespace, ctx: AdminContext) -> int:
         f"{args.file} is valid: {len(policy.accounts)} account(s), {len(policy.permission_sets)} permission set(s), "
         f"{len(policy.rules)} rule(s)."
     )
+    for warning in _session_warnings(ctx, policy):
+        ctx.console.print(f"[bold yellow]warning[/]: {escape(warning)}")
     return EXIT_OK
+
+
+def _session_warnings(ctx: AdminContext, policy: Policy) -> list[str]:
+    """Session durations come from Identity Center; if it cannot be asked, say the check was skipped."""
+    try:
+        sessions = ctx.deps.sessions
+        if sessions is None:
+            return []
+        durations = {
+            ps.name: sessions.session_duration(ctx.deps.directory.permission_set_arn(ps.name))
+            for ps in policy.permission_sets
+        }
+    except (DomainError, BotoCoreError, ClientError) as exc:
+        return [f"session durations not checked (Identity Center unavailable: {exc})"]
+    return sessions_outlive_grants(policy, durations)
 
 
 def _print_diff(ctx: AdminContext, lines: list[str]) -> None:

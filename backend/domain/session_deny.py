@@ -22,7 +22,14 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
+
+from backend.domain.timefmt import format_duration
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from backend.domain.policy import Policy
 
 SID_PREFIX: Final = "JitEndSessions"
 ROLE_INLINE_POLICY_LIMIT: Final = 10_240
@@ -316,3 +323,21 @@ def merge_deny(text: str, wanted: SessionDeny, limit: int = ROLE_INLINE_POLICY_L
         f"the permission set's inline policy is {policy_size(text)} characters; even the account-wide deny "
         f"statement would take it over IAM's {limit}-character limit for a role's inline policies"
     )
+
+
+def sessions_outlive_grants(policy: Policy, session_durations: Mapping[str, timedelta]) -> list[str]:
+    """Warnings for rules whose permission sets' sessions last longer than the rule's longest grant
+    while ``end_sessions`` is off: a user could keep access well past the end of the grant."""
+    warnings = []
+    for rule in policy.rules:
+        if rule.end_sessions:
+            continue
+        for name in sorted(rule.permission_sets):
+            duration = session_durations.get(name)
+            if duration is not None and duration > rule.max_duration:
+                warnings.append(
+                    f"rule {rule.name!r}: {name} sessions last {format_duration(duration)}, longer than the rule's "
+                    f"max_duration {format_duration(rule.max_duration)}, and end_sessions is off: a revoked user "
+                    "keeps a live session until it expires. Set end_sessions: true or shorten the session duration"
+                )
+    return warnings

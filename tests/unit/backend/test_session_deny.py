@@ -198,3 +198,37 @@ def test_session_duration_parses_identity_center_values(text, expected):
 
 def test_expiry_is_t_plus_the_session_duration():
     assert SessionDeny(ACCOUNT, T, USER).expires_at(timedelta(hours=12)) == T + timedelta(hours=12)
+
+
+def test_validate_warning_names_rules_whose_sessions_outlive_their_grants():
+    from backend.domain.policy import Policy
+    from backend.domain.session_deny import sessions_outlive_grants
+
+    policy = Policy.model_validate(
+        {
+            "accounts": [{"id": ACCOUNT, "name": "prod"}],
+            "permission_sets": [{"name": "Admin"}, {"name": "ReadOnly"}],
+            "rules": [
+                {
+                    "name": "short",
+                    "accounts": ["prod"],
+                    "permission_sets": ["Admin", "ReadOnly"],
+                    "requesters": {"users": ["a@x.io"]},
+                    "max_duration": "1h",
+                    "auto_approve": True,
+                },
+                {
+                    "name": "ends",
+                    "accounts": ["prod"],
+                    "permission_sets": ["Admin"],
+                    "requesters": {"users": ["a@x.io"]},
+                    "max_duration": "1h",
+                    "auto_approve": True,
+                    "end_sessions": True,
+                },
+            ],
+        }
+    )
+    warnings = sessions_outlive_grants(policy, {"Admin": timedelta(hours=12), "ReadOnly": timedelta(hours=1)})
+    assert len(warnings) == 1
+    assert warnings[0].startswith("rule 'short': Admin sessions last 12h, longer than the rule's max_duration 1h")
