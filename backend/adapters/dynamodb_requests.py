@@ -140,7 +140,10 @@ class DynamoRequestStore:
                 {
                     "Put": {
                         "TableName": tables.AUDIT,
-                        "Item": _to_attrs(audit_to_item(request.request_id, request.version, entry)),
+                        # The event (with the request snapshot) makes the audit table enough for a report.
+                        "Item": _to_attrs(
+                            audit_to_item(request.request_id, request.version, entry) | {"event": payload}
+                        ),
                         "ConditionExpression": "attribute_not_exists(request_id)",
                     }
                 },

@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from backend.admin import breakglass, listings
+from backend.admin import audit_cli, breakglass, listings
 from backend.admin import journal as journal_file
 from backend.admin.confirm import ConfirmationRefused, confirm
 from backend.admin.context import AdminContext, ConfigurationError, default_journal_dir
@@ -162,6 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     _requests_parser(groups)
     _keys_parser(groups)
     _policy_parser(groups)
+    audit_cli.add_parser(groups)
     return parser
 
 
