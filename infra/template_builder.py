@@ -27,7 +27,7 @@ RUNTIME = "python3.12"
 _READ = ["dynamodb:GetItem", "dynamodb:Query"]
 API_TABLE_ACTIONS: dict[str, list[str]] = {
     tables.REQUESTS: [*_READ, "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"],
-    tables.AUDIT: [*_READ, "dynamodb:PutItem"],
+    tables.AUDIT: [*_READ, "dynamodb:PutItem", "dynamodb:Scan"],  # Scan: GET /audit/report
     tables.ASSIGNMENTS: [*_READ, "dynamodb:UpdateItem", "dynamodb:Scan"],
     tables.NONCES: ["dynamodb:PutItem"],
     tables.OUTBOX: ["dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Scan"],

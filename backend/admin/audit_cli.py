@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from backend.admin.audit_report import build_report, read_audit, summary, to_csv, to_html, to_json
 from backend.admin.context import ConfigurationError
-from backend.admin.timeline import timeline_png
+from backend.service.audit_report import build_report, read_audit, summary, to_csv, to_html, to_json
+from backend.service.timeline import timeline_png
 
 if TYPE_CHECKING:
     from backend.admin.context import AdminContext

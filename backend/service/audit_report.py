@@ -3,7 +3,7 @@
 Each audit event carries the lifecycle event published with it (the request as it was after that
 transition), so the append-only ``jit_audit`` table is enough: no read of ``jit_requests``, which
 changes. Building the rows is pure; reading the table is :func:`read_audit`; formats are csv, json
-and html (with the timeline picture of :mod:`backend.admin.timeline`).
+and html (with the timeline picture of :mod:`backend.service.timeline`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
 from backend.api.contract import LifecycleEvent
-from backend.domain.timefmt import iso_z
+from backend.domain.timefmt import iso_z, parse_iso_z
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -58,6 +58,15 @@ class GrantRow:
     revoked_at: datetime | None
     outcome: str  # expired, early revoke, break-glass, error, denied, cancelled, approval expired, active, pending
     sessions_ended_at: datetime | None
+
+    @classmethod
+    def from_strings(cls, values: dict[str, str]) -> GrantRow:
+        """Inverse of :meth:`as_strings` (the API's JSON back into rows, for the bot's picture)."""
+        times = {"requested_at", "approved_at", "granted_at", "revoked_at", "sessions_ended_at"}
+        parsed: dict[str, Any] = {
+            k: (parse_iso_z(v) if v else None) if k in times else v for k, v in values.items() if k in COLUMNS
+        }
+        return cls(**parsed)
 
     def as_strings(self) -> dict[str, str]:
         return {
@@ -140,7 +149,6 @@ def read_audit(client: DynamoDBClient, until: datetime) -> list[AuditRecord]:
     from boto3.dynamodb.types import TypeDeserializer
 
     from backend.adapters import tables
-    from backend.domain.timefmt import parse_iso_z
 
     deserializer = TypeDeserializer()
     records = []
