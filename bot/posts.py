@@ -184,7 +184,14 @@ _SYSTEM_TITLES: Final = {
 
 
 def system_event_line(event: LifecycleEvent) -> str:
-    """An event about access rather than one request (drift, a break-glass sweep), for on-call."""
+    """An event about access rather than one request (drift, a break-glass sweep), for on-call;
+    also the one line naming a request whose approval expired with no decision."""
+    if event.type == "request.expired" and event.request is not None:
+        view = event.request
+        return bound_post(
+            f":hourglass: **Approval expired**: request `{view.request_id}` by {username(view.requester.username)} "
+            f"for {_target(view)} had no decision within the approval timeout; the requester was told."
+        )
     title = _SYSTEM_TITLES.get(event.type, f"**{event.type}**")
     detail = neutralise(event.detail or "", 1000, single_line=True)
     who = f" by {username(event.actor.username)}" if event.actor else ""

@@ -157,6 +157,8 @@ def _reconcile_one(
 ) -> None:
     now = deps.now()
     readded: list[str] = []
+    if not needed and not project_denies(gateway.inline_policy(arn)):
+        return  # nothing of ours there and nothing owed: no lease, no writes
     with gateway.locked(arn):
         before = gateway.inline_policy(arn)
         ours = project_denies(before)

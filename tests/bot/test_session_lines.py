@@ -30,3 +30,11 @@ def test_revoke_failure_line_says_why_so_the_card_shows_sessions_were_not_ended(
 def test_wide_fallback_goes_to_on_call_with_its_own_title() -> None:
     wide = event("access.sessions_ended_wide", None, detail="every session of AdministratorAccess in prod")
     assert posts.system_event_line(wide).startswith(":warning: **Live sessions ended for everyone**")
+
+
+def test_expired_approval_gets_one_on_call_line_naming_the_request() -> None:
+    line = posts.system_event_line(event("request.expired", view(status="EXPIRED")))
+    assert line == (
+        ":hourglass: **Approval expired**: request `rabc` by @\u200balice for AdministratorAccess on prod "
+        "had no decision within the approval timeout; the requester was told."
+    )

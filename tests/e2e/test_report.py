@@ -7,13 +7,16 @@ from backend.api.contract import CreateRequestBody
 from backend.domain.models import Person, RequestStatus
 from tests.e2e.conftest import System, wait_until
 
-ALICE = Person(user_id="mmalice", username="alice", email="alice@example.com")
+
+def _alice(system: System) -> Person:
+    """Alice as the bot would vouch for her: her emulator user id, so DMs to her can be sent."""
+    return Person(user_id=system.mm.user("alice").id, username="alice", email="alice@example.com")
 
 
 def _one_grant(system: System) -> str:
     created = system.stack.client().create_request(
         CreateRequestBody(
-            actor=ALICE, account="staging", permission_set="AdministratorAccess", duration="1h", reason="INC-3"
+            actor=_alice(system), account="staging", permission_set="AdministratorAccess", duration="1h", reason="INC-3"
         )
     )
     system.stack.wait_for(created.request_id, RequestStatus.GRANTED)
@@ -44,3 +47,23 @@ def test_report_is_for_admins_only_and_sends_nothing_else(system: System) -> Non
     assert refused[0] == "You are not allowed to do that: only admins can read the audit report."
     assert not any(p["file_ids"] for p in system.dms("alice"))
     assert system.mm.mm.store.files == {}
+
+
+def test_an_approval_that_expires_undecided_gets_one_line_in_on_call(system: System) -> None:
+    from datetime import timedelta
+
+    system.start_bot()
+    created = system.stack.client().create_request(
+        CreateRequestBody(
+            actor=_alice(system), account="prod", permission_set="AdministratorAccess", duration="1h", reason="INC-4"
+        )
+    )
+    system.stack.advance(timedelta(hours=1, minutes=1))
+    system.stack.run_reconciler()
+    system.stack.wait_for(created.request_id, RequestStatus.EXPIRED)
+    line = wait_until(
+        lambda: next((p for p in system.mm.posts("oncall") if "Approval expired" in p["message"]), None),
+        what="on-call expiry line",
+    )
+    assert created.request_id in line["message"]
+    assert sum("Approval expired" in p["message"] for p in system.mm.posts("oncall")) == 1
