@@ -10,9 +10,8 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
+from backend.api.report import GrantRow, summary, timeline_png
 from backend.domain.timefmt import parse_iso_z
-from backend.service.audit_report import GrantRow, summary
-from backend.service.timeline import timeline_png
 from bot.neutralise import bound_post, neutralise
 
 if TYPE_CHECKING:

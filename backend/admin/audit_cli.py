@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from backend.admin.context import ConfigurationError
-from backend.service.audit_report import build_report, read_audit, summary, to_csv, to_html, to_json
-from backend.service.timeline import timeline_png
+from backend.api.report import summary, timeline_png
+from backend.service.audit_report import build_report, read_audit, to_csv, to_html, to_json
 
 if TYPE_CHECKING:
     from backend.admin.context import AdminContext

@@ -13,11 +13,12 @@ import html
 import io
 import json
 from collections import defaultdict
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
 from backend.api.contract import LifecycleEvent
+from backend.api.report import COLUMNS, GrantRow, summary
 from backend.domain.timefmt import iso_z, parse_iso_z
 
 if TYPE_CHECKING:
@@ -41,38 +42,6 @@ class AuditRecord:
     at: datetime
     actor: str | None  # username
     event: LifecycleEvent | None  # None for events written before snapshots were stored
-
-
-@dataclass(frozen=True)
-class GrantRow:
-    request_id: str
-    requester: str
-    account: str
-    account_id: str
-    permission_set: str
-    reason: str
-    approvers: str  # comma-separated usernames
-    requested_at: datetime | None
-    approved_at: datetime | None
-    granted_at: datetime | None
-    revoked_at: datetime | None
-    outcome: str  # expired, early revoke, break-glass, error, denied, cancelled, approval expired, active, pending
-    sessions_ended_at: datetime | None
-
-    @classmethod
-    def from_strings(cls, values: dict[str, str]) -> GrantRow:
-        """Inverse of :meth:`as_strings` (the API's JSON back into rows, for the bot's picture)."""
-        times = {"requested_at", "approved_at", "granted_at", "revoked_at", "sessions_ended_at"}
-        parsed: dict[str, Any] = {
-            k: (parse_iso_z(v) if v else None) if k in times else v for k, v in values.items() if k in COLUMNS
-        }
-        return cls(**parsed)
-
-    def as_strings(self) -> dict[str, str]:
-        return {
-            k: (iso_z(v) if isinstance(v, datetime) else str(v)) if v is not None else ""
-            for k, v in asdict(self).items()
-        }
 
 
 def _first(records: list[AuditRecord], kind: str) -> AuditRecord | None:
@@ -176,8 +145,6 @@ def read_audit(client: DynamoDBClient, until: datetime) -> list[AuditRecord]:
 
 # -- formats ---------------------------------------------------------------------------------------
 
-COLUMNS: Final = tuple(GrantRow.__dataclass_fields__)
-
 
 def to_csv(rows: list[GrantRow]) -> str:
     out = io.StringIO()
@@ -190,13 +157,6 @@ def to_csv(rows: list[GrantRow]) -> str:
 
 def to_json(rows: list[GrantRow], start: datetime, end: datetime) -> str:
     return json.dumps({"from": iso_z(start), "to": iso_z(end), "grants": [row.as_strings() for row in rows]}, indent=2)
-
-
-def summary(rows: list[GrantRow]) -> dict[str, int]:
-    counts: dict[str, int] = defaultdict(int)
-    for row in rows:
-        counts[row.outcome] += 1
-    return dict(sorted(counts.items()))
 
 
 def to_html(rows: list[GrantRow], start: datetime, end: datetime, timeline_png_b64: str | None) -> str:

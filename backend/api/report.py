@@ -1,19 +1,64 @@
-"""The timeline picture of a report: one row per user, one bar per grant, coloured by permission set.
-
-matplotlib with the Agg backend (no display); the figure is built and closed here, nothing global
-is left configured.
+"""The audit report's rows as the API returns them (GET /audit/report), their summary, and the
+timeline picture drawn from them. Shared by ``jit-admin audit report`` and the bot's ``/jit report``;
+pure apart from matplotlib (Agg backend, imported only when a picture is drawn; the figure is built
+and closed here, nothing global is configured).
 """
 
 from __future__ import annotations
 
 import io
+from collections import defaultdict
+from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Final, cast
+
+from backend.domain.timefmt import iso_z, parse_iso_z
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from backend.service.audit_report import GrantRow
+
+@dataclass(frozen=True)
+class GrantRow:
+    request_id: str
+    requester: str
+    account: str
+    account_id: str
+    permission_set: str
+    reason: str
+    approvers: str  # comma-separated usernames
+    requested_at: datetime | None
+    approved_at: datetime | None
+    granted_at: datetime | None
+    revoked_at: datetime | None
+    outcome: str  # expired, early revoke, break-glass, error, denied, cancelled, approval expired, active, pending
+    sessions_ended_at: datetime | None
+
+    @classmethod
+    def from_strings(cls, values: dict[str, str]) -> GrantRow:
+        """Inverse of :meth:`as_strings` (the API's JSON back into rows, for the bot's picture)."""
+        times = {"requested_at", "approved_at", "granted_at", "revoked_at", "sessions_ended_at"}
+        parsed: dict[str, Any] = {
+            k: (parse_iso_z(v) if v else None) if k in times else v for k, v in values.items() if k in COLUMNS
+        }
+        return cls(**parsed)
+
+    def as_strings(self) -> dict[str, str]:
+        return {
+            k: (iso_z(v) if isinstance(v, datetime) else str(v)) if v is not None else ""
+            for k, v in asdict(self).items()
+        }
+
+
+COLUMNS: Final = tuple(GrantRow.__dataclass_fields__)
+
+
+def summary(rows: list[GrantRow]) -> dict[str, int]:
+    counts: dict[str, int] = defaultdict(int)
+    for row in rows:
+        counts[row.outcome] += 1
+    return dict(sorted(counts.items()))
+
 
 _PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f")
 _ENDED_EARLY = {"early revoke", "break-glass", "error"}
