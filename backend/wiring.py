@@ -13,11 +13,13 @@ from botocore.config import Config
 
 from backend.adapters.directory_cache import CachedDirectory
 from backend.adapters.dynamodb_identities import DynamoIdentityBindings
+from backend.adapters.dynamodb_lease import DynamoLease
 from backend.adapters.dynamodb_ledger import DynamoHolderLedger
 from backend.adapters.dynamodb_policy import DynamoPolicyStore
 from backend.adapters.dynamodb_requests import DynamoRequestStore
 from backend.adapters.identity_center import IdentityCenterGateway
 from backend.adapters.metrics import CloudWatchMetrics, EmfMetrics
+from backend.adapters.permission_set_policy import PermissionSetPolicies
 from backend.adapters.rate_limit import RateLimiter
 from backend.adapters.sns_events import SnsEventBus
 from backend.adapters.stepfunctions_workflow import SfnWorkflow
@@ -80,6 +82,13 @@ def build_deps(
         RateLimiter(settings.ic_calls_per_second),
         sleep=sleep,
     )
+    sessions = PermissionSetPolicies(
+        clients.sso_admin,
+        settings.identity_center_instance_arn,
+        gateway,
+        DynamoLease(clients.dynamodb, sleep=sleep),
+        sleep=sleep,
+    )
     metrics = CloudWatchMetrics(clients.cloudwatch) if settings.metrics == "cloudwatch" else EmfMetrics()
     return Deps(
         store=DynamoRequestStore(clients.dynamodb),
@@ -92,4 +101,5 @@ def build_deps(
         policies=DynamoPolicyStore(clients.dynamodb),
         metrics=metrics,
         clock=clock,
+        sessions=sessions,
     )

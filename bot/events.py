@@ -49,6 +49,8 @@ class LifecycleHandler:
             await self._core.cards.render(event.request)
             await self._core.cards.add_history(event)
             await self._core.cards.tell_requester(event)
+            if event.type == "request.expired":  # a stuck approval chain must be visible
+                await self._tell_oncall(event)
         else:
             await self._tell_oncall(event)
         self._seen.mark(event.event_id)  # only after success: a failed post is retried by SNS

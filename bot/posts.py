@@ -132,8 +132,9 @@ def history_line(event: LifecycleEvent) -> str | None:
         "request.expiring_soon": f"Access ends at {when(view.end_time)}",
         "request.extended": f"{actor} extended access until {when(view.end_time)}",
         "request.revoke_requested": f"{actor} asked to end access now{note}",
-        "request.revoked": "Access revoked",
-        "request.revoke_failed": "Revoking failed; the reconciler will retry",
+        "request.revoked": "Access revoked"
+        + (f"; live AWS sessions ended at {when(view.sessions_ended_at)}" if view.sessions_ended_at else ""),
+        "request.revoke_failed": f"Revoking failed{note}; the reconciler will retry",
         "request.error": f"Error: {neutralise(view.last_error or 'the grant failed', 300)}",
         "access.break_glass": f"{actor} revoked access with break-glass{note}",
     }
@@ -158,7 +159,8 @@ def requester_dm(event: LifecycleEvent, portal_url: str) -> str | None:
         "request.granted": f"You now have {what} until **{when(view.end_time)}**.{portal}",
         "request.expiring_soon": f"Your access to {what} ends at **{when(view.end_time)}**.",
         "request.extended": f"Your access to {what} now lasts until **{when(view.end_time)}**.",
-        "request.revoked": f"Your access to {what} has been revoked.",
+        "request.revoked": f"Your access to {what} has been revoked."
+        + (" Your live AWS sessions have been ended too." if view.sessions_ended_at else ""),
         "request.denied": f"Your request for {what} was denied{by}."
         + (f" Note: {neutralise(view.decision_note, 300)}" if view.decision_note else ""),
         "request.expired": f"Your request for {what} expired: nobody decided in time.",
@@ -177,11 +179,19 @@ def request_summary(view: RequestView) -> str:
 _SYSTEM_TITLES: Final = {
     "access.drift_detected": ":warning: **Access drift** (a managed permission set held by no JIT request)",
     "access.break_glass": ":rotating_light: **Break-glass revoke**",
+    "access.sessions_ended_wide": ":warning: **Live sessions ended for everyone** (inline policy near its size limit)",
 }
 
 
 def system_event_line(event: LifecycleEvent) -> str:
-    """An event about access rather than one request (drift, a break-glass sweep), for on-call."""
+    """An event about access rather than one request (drift, a break-glass sweep), for on-call;
+    also the one line naming a request whose approval expired with no decision."""
+    if event.type == "request.expired" and event.request is not None:
+        view = event.request
+        return bound_post(
+            f":hourglass: **Approval expired**: request `{view.request_id}` by {username(view.requester.username)} "
+            f"for {_target(view)} had no decision within the approval timeout; the requester was told."
+        )
     title = _SYSTEM_TITLES.get(event.type, f"**{event.type}**")
     detail = neutralise(event.detail or "", 1000, single_line=True)
     who = f" by {username(event.actor.username)}" if event.actor else ""

@@ -40,11 +40,11 @@ RUNTIME = "python3.12"
 _READ = ["dynamodb:GetItem", "dynamodb:Query"]
 API_TABLE_ACTIONS: dict[str, list[str]] = {
     tables.REQUESTS: [*_READ, "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"],
-    tables.AUDIT: [*_READ, "dynamodb:PutItem"],
+    tables.AUDIT: [*_READ, "dynamodb:PutItem", "dynamodb:Scan"],  # Scan: GET /audit/report
     tables.ASSIGNMENTS: [*_READ, "dynamodb:UpdateItem", "dynamodb:Scan"],
     tables.NONCES: ["dynamodb:PutItem"],
     tables.OUTBOX: ["dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Scan"],
-    tables.CONFIG: [*_READ, "dynamodb:PutItem"],
+    tables.CONFIG: [*_READ, "dynamodb:PutItem", "dynamodb:DeleteItem"],  # DeleteItem: inline-policy leases
     # Bindings are made on first use (a transaction of two conditional puts), never changed by the API.
     tables.IDENTITIES: [*_READ, "dynamodb:PutItem", "dynamodb:ConditionCheckItem"],
 }
@@ -52,6 +52,13 @@ RECONCILER_TABLE_ACTIONS: dict[str, list[str]] = {
     name: actions for name, actions in API_TABLE_ACTIONS.items() if name not in (tables.NONCES, tables.IDENTITIES)
 }
 ASSIGNMENT_WRITE_ACTIONS = ["sso:CreateAccountAssignment", "sso:DeleteAccountAssignment"]
+# Ending live sessions: the managed permission sets' inline policies, provisioned to managed accounts.
+SESSION_END_ACTIONS = [
+    "sso:DeleteInlinePolicyFromPermissionSet",
+    "sso:GetInlinePolicyForPermissionSet",
+    "sso:ProvisionPermissionSet",
+    "sso:PutInlinePolicyToPermissionSet",
+]
 
 
 def ref(name: str) -> dict[str, Any]:
@@ -220,12 +227,35 @@ def _identity_center_statements() -> list[dict[str, Any]]:
             "Resource": accounts,
         },
         {
+            "Sid": "EndSessionsOfManagedPermissionSetsOnly",
+            "Effect": "Allow",
+            "Action": SESSION_END_ACTIONS,
+            "Resource": {
+                "Fn::Split": [
+                    ",",
+                    {
+                        "Fn::Join": [
+                            ",",
+                            [ref("IdentityCenterInstanceArn"), {"Fn::Join": [",", ref("ManagedPermissionSetArns")]}],
+                        ]
+                    },
+                ]
+            },
+        },
+        {
+            "Sid": "EndSessionsInManagedAccountsOnly",
+            "Effect": "Allow",
+            "Action": ["sso:ProvisionPermissionSet"],
+            "Resource": accounts,
+        },
+        {
             "Sid": "ReadAssignments",
             "Effect": "Allow",
             "Action": [
                 "sso:DescribeAccountAssignmentCreationStatus",
                 "sso:DescribeAccountAssignmentDeletionStatus",
                 "sso:DescribePermissionSet",
+                "sso:DescribePermissionSetProvisioningStatus",
                 "sso:ListAccountAssignments",
                 "sso:ListPermissionSets",
             ],
@@ -1052,6 +1082,11 @@ def _harden_api(resources_: dict[str, Any]) -> None:
             CKV_AWS_59="The only caller is the bot, which has no AWS identity; jit-api verifies every "
             "request's HMAC signature, audience, timestamp and nonce before anything else.",
         )
+    _skip(
+        resources_["HealthMethod"],
+        CKV_AWS_59="GET /health is the liveness probe: it reads nothing and answers a constant, and the stage "
+        "throttles it to 1 request/s (burst 5).",
+    )
 
 
 def _harden_storage(resources_: dict[str, Any]) -> None:

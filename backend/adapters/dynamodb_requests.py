@@ -72,6 +72,10 @@ def request_to_item(request: AccessRequest) -> dict[str, Any]:
         "card": request.card.model_dump() if request.card else None,
         "idempotency_key": request.idempotency_key,
         "revoke_requested_at": ts(request.revoke_requested_at) if request.revoke_requested_at else None,
+        "sessions_ended_at": ts(request.sessions_ended_at) if request.sessions_ended_at else None,
+        # absent keeps gsi_session_deny sparse: only revokes whose Deny statement must stay
+        "session_deny_until": ts(request.session_deny_until) if request.session_deny_until else None,
+        "session_deny_wide": request.session_deny_wide or None,
     }
 
 
@@ -114,6 +118,9 @@ def request_from_item(item: dict[str, Any]) -> AccessRequest:
         card=CardRef.model_validate(item["card"]) if item.get("card") else None,
         idempotency_key=item.get("idempotency_key"),
         revoke_requested_at=_opt_time(item.get("revoke_requested_at")),
+        sessions_ended_at=_opt_time(item.get("sessions_ended_at")),
+        session_deny_until=_opt_time(item.get("session_deny_until")),
+        session_deny_wide=bool(item.get("session_deny_wide", False)),
     )
 
 
@@ -142,7 +149,10 @@ class DynamoRequestStore:
                 {
                     "Put": {
                         "TableName": tables.AUDIT,
-                        "Item": _to_attrs(audit_to_item(request.request_id, request.version, entry)),
+                        # The event (with the request snapshot) makes the audit table enough for a report.
+                        "Item": _to_attrs(
+                            audit_to_item(request.request_id, request.version, entry) | {"event": payload}
+                        ),
                         "ConditionExpression": "attribute_not_exists(request_id)",
                     }
                 },
@@ -247,6 +257,16 @@ class DynamoRequestStore:
             KeyConditionExpression="#s = :s AND end_time <= :now",
             ExpressionAttributeNames={"#s": "status"},
             ExpressionAttributeValues={":s": {"S": RequestStatus.GRANTED.value}, ":now": {"S": iso_z(moment)}},
+        )
+
+    def session_denies_in_force(self, moment: datetime) -> list[AccessRequest]:
+        """REVOKED requests whose session-ending Deny statement must still be in place at ``moment``."""
+        return self._query(
+            10_000,
+            IndexName=tables.GSI_SESSION_DENY,
+            KeyConditionExpression="#s = :s AND session_deny_until > :now",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":s": {"S": RequestStatus.REVOKED.value}, ":now": {"S": iso_z(moment)}},
         )
 
     def audit_trail(self, request_id: str) -> list[AuditEntry]:

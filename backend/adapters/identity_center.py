@@ -365,6 +365,10 @@ class IdentityCenterGateway:
 
     # -- every AWS call ---------------------------------------------------------------------------
 
+    def call(self, operation: str, send: Callable[[], T]) -> T:
+        """One call by a sibling adapter, under this gateway's shared rate limit and retries."""
+        return self._call(operation, send)
+
     def _pages(self, operation: str, fetch: Callable[[str | None], Page]) -> Iterator[Page]:
         token: str | None = None
         while True:

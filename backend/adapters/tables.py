@@ -18,6 +18,7 @@ IDENTITIES: Final = "jit_identities"  # Mattermost account ↔ Identity Center u
 GSI_STATUS_ENDTIME: Final = "gsi_status_endtime"
 GSI_STATUS_CREATED: Final = "gsi_status_created"
 GSI_REQUESTER: Final = "gsi_requester"
+GSI_SESSION_DENY: Final = "gsi_session_deny"  # sparse: REVOKED requests whose Deny statement must stay
 
 NONCE_TTL_ATTRIBUTE: Final = "expires_at"
 
@@ -47,11 +48,13 @@ TABLE_DEFINITIONS: Final[dict[str, dict[str, Any]]] = {
             _attr("end_time"),
             _attr("created_at"),
             _attr("requester_id"),
+            _attr("session_deny_until"),
         ],
         "GlobalSecondaryIndexes": [
             _gsi(GSI_STATUS_ENDTIME, "status", "end_time"),
             _gsi(GSI_STATUS_CREATED, "status", "created_at"),
             _gsi(GSI_REQUESTER, "requester_id", "created_at"),
+            _gsi(GSI_SESSION_DENY, "status", "session_deny_until"),
         ],
     },
     AUDIT: {

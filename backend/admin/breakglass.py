@@ -16,11 +16,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal, TypeVar
 
 from backend.admin import journal as journal_file
-from backend.admin.journal import Journal, NoticeStep, RecordStep, Step, StepState, TargetStep
+from backend.admin.journal import Journal, NoticeStep, RecordStep, SessionStep, Step, StepState, TargetStep
 from backend.api.contract import LifecycleEvent
 from backend.domain import lifecycle
 from backend.domain.errors import ConcurrentUpdate, RequestNotFound
+from backend.domain.lifecycle import SessionsEnded
 from backend.domain.models import AccessRequest, Person, RequestStatus
+from backend.service.sessions import deny_sessions
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -82,7 +84,10 @@ def new_journal(
     operator: Person,
     now: datetime,
     steps: tuple[tuple[TargetStep, ...], tuple[RecordStep, ...], tuple[NoticeStep, ...]],
+    *,
+    end_sessions: bool = True,
 ) -> Journal:
+    """``end_sessions``: also end live AWS sessions of every deleted assignment (``--keep-sessions`` opts out)."""
     targets, records, notices = steps
     if not targets:
         raise NothingToRevoke(f"nothing to revoke for {scope.label}: no active grant and no live assignment found")
@@ -95,6 +100,7 @@ def new_journal(
         targets=targets,
         records=records,
         notices=notices,
+        sessions=tuple(SessionStep(target=t.target) for t in targets) if end_sessions else (),
     )
 
 
@@ -166,7 +172,7 @@ def _detail(journal: Journal) -> str:
 def _phase(
     steps: tuple[S, ...],
     ready: Callable[[S], bool],
-    act: Callable[[S], None],
+    act: Callable[[S], Mapping[str, object] | None],
     label: Callable[[S], str],
     save: Callable[[tuple[S, ...]], None],
     tick: Progress,
@@ -176,12 +182,12 @@ def _phase(
     for index, step in enumerate(current):
         if step.state is not StepState.DONE and ready(step):
             try:
-                act(step)
+                learned = act(step) or {}
             except Exception as exc:  # noqa: BLE001 - recorded in the journal; resume retries it
                 log.warning("break-glass step %s failed: %s", label(step), _error(exc))
                 current[index] = step.model_copy(update={"state": StepState.FAILED, "error": _error(exc)})
             else:
-                current[index] = step.model_copy(update={"state": StepState.DONE, "error": None})
+                current[index] = step.model_copy(update={"state": StepState.DONE, "error": None, **learned})
             save(tuple(current))
         tick(label(step))
     return tuple(current)
@@ -206,10 +212,20 @@ def execute(deps: Deps, journal: Journal, path: Path, progress: Progress | None 
         tick,
     )
     deleted = {step.target for step in targets if step.state is StepState.DONE}
+    sessions = _phase(
+        journal.sessions,
+        lambda step: step.target in deleted,
+        lambda step: _end_sessions(deps, state[0], step),
+        lambda step: f"end sessions {step.target.ledger_key}",
+        lambda steps: save(sessions=steps),
+        tick,
+    )
+    ended = {step.target: step for step in sessions if step.state is StepState.DONE}
     _phase(
         journal.records,
-        lambda step: step.target in deleted,
-        lambda step: _record(deps, state[0], step),
+        # Only then REVOKED: a request whose sessions could not be ended waits for resume.
+        lambda step: step.target in deleted and (not journal.sessions or step.target in ended),
+        lambda step: _record(deps, state[0], step, ended.get(step.target)),
         lambda step: f"record {step.request_id}",
         lambda steps: save(records=steps),
         tick,
@@ -226,17 +242,25 @@ def execute(deps: Deps, journal: Journal, path: Path, progress: Progress | None 
 
 
 def step_count(journal: Journal) -> int:
-    return len(journal.targets) + len(journal.records) + len(journal.notices)
+    return len(journal.targets) + len(journal.sessions) + len(journal.records) + len(journal.notices)
 
 
-def _record(deps: Deps, journal: Journal, record: RecordStep) -> None:
+def _end_sessions(deps: Deps, journal: Journal, step: SessionStep) -> dict[str, object]:
+    """What was provisioned is kept on the step, so each record (even after resume) carries it."""
+    done = deny_sessions(
+        deps, step.target, who=f"break-glass {journal.journal_id} ({journal.scope})", without_dynamodb=True
+    )
+    return {"ended_at": done.at, "until": done.until, "wide": done.wide}
+
+
+def _record(deps: Deps, journal: Journal, record: RecordStep, session: SessionStep | None = None) -> None:
     """Final status, audit and event in one conditional write, then leave the ledger (idempotent)."""
     for attempt in range(_RECORD_ATTEMPTS):
         try:
             request: AccessRequest | None = deps.store.get(record.request_id)
         except RequestNotFound:
             request = None
-        after = _revoked(request, journal) if request is not None else None
+        after = _revoked(request, journal, session) if request is not None else None
         if request is None or after is None:
             break
         entry = deps.entry(EVENT_TYPE, journal.operator, request.status, after.status, _detail(journal))
@@ -250,9 +274,12 @@ def _record(deps: Deps, journal: Journal, record: RecordStep) -> None:
     deps.ledger.remove(record.target, record.request_id)
 
 
-def _revoked(request: AccessRequest, journal: Journal) -> AccessRequest | None:
+def _revoked(request: AccessRequest, journal: Journal, session: SessionStep | None) -> AccessRequest | None:
     if request.status is RequestStatus.GRANTED:
-        return lifecycle.revoke(request)
+        ended = None
+        if session is not None and session.ended_at is not None and session.until is not None:
+            ended = SessionsEnded(at=session.ended_at, until=session.until, wide=session.wide)
+        return lifecycle.revoke(request, ended)
     if request.status is RequestStatus.APPROVED:  # grant in flight: it must not complete
         return lifecycle.fail(request, _detail(journal))
     return None  # already final

@@ -19,10 +19,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from backend.admin import breakglass, listings
+from backend.admin import audit_cli, breakglass, listings
 from backend.admin import journal as journal_file
 from backend.admin.confirm import ConfirmationRefused, confirm
 from backend.admin.context import AdminContext, ConfigurationError, default_journal_dir
+from backend.admin.journal import StepState
 from backend.admin.keys import KeyStore, write_secret_file
 from backend.admin.policy import PolicyFileError, load_policy_file, policy_diff
 from backend.admin.render import identities_table, keys_table, plan_table, reconcile_table, requests_table
@@ -31,6 +32,7 @@ from backend.auth.errors import KeyStoreUnavailable
 from backend.auth.keyset import KeyEntry, KeySet, KeyStatus, generate_key
 from backend.domain.errors import BindingNotFound, DomainError, InvalidRequest, ReconcileFailed
 from backend.domain.models import IdentityBinding
+from backend.domain.session_deny import sessions_outlive_grants
 from backend.domain.timefmt import parse_duration
 from backend.service.policy_apply import resolve_users
 
@@ -83,6 +85,11 @@ def _break_glass_parser(groups: Subparsers) -> None:
     which.add_argument("--all", action="store_true", help="every active grant")
     revoke.add_argument("--reason", required=True, help="why; goes to the audit trail and the channel")
     revoke.add_argument("--ledger-only", action="store_true", help="skip the sweep of live assignments")
+    revoke.add_argument(
+        "--keep-sessions",
+        action="store_true",
+        help="do not end live AWS sessions (by default a Deny statement cuts sessions issued before now)",
+    )
     revoke.add_argument("--journal", type=Path, help="journal file (default: a new file in --journal-dir)")
     _add_confirmation(revoke)
     revoke.set_defaults(handler=cmd_break_glass_revoke)
@@ -179,6 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     _keys_parser(groups)
     _policy_parser(groups)
     _identities_parser(groups)
+    audit_cli.add_parser(groups)
     return parser
 
 
@@ -217,6 +225,12 @@ def _run_journal(ctx: AdminContext, journal: Journal, path: Path) -> int:
             f"[bold]{PROG} break-glass resume {escape(str(path))}[/]"
         )
         return EXIT_FAILED
+    if any(step.state is not StepState.DONE for step in journal.sessions):
+        ctx.console.print(
+            "[bold red]Assignments are removed, but live sessions could NOT all be ended[/] (see the errors "
+            f"above; runbook 03). Fix the cause and run [bold]{PROG} break-glass resume {escape(str(path))}[/]"
+        )
+        return EXIT_FAILED
     ctx.console.print(
         "[bold yellow]Access is removed, but recording it failed[/] (DynamoDB or SNS unavailable). When they are "
         f"back, run [bold]{PROG} break-glass resume {escape(str(path))}[/]"
@@ -232,7 +246,7 @@ def cmd_break_glass_revoke(args: argparse.Namespace, ctx: AdminContext) -> int:
     scope = _scope(args)
     with ctx.console.status("reading grants"):
         steps = breakglass.gather(ctx.deps, scope, sweep=not args.ledger_only)
-    journal = breakglass.new_journal(scope, reason, operator, ctx.now(), steps)
+    journal = breakglass.new_journal(scope, reason, operator, ctx.now(), steps, end_sessions=not args.keep_sessions)
     ctx.console.print(plan_table(journal))
     confirm(scope.confirmation, yes=args.yes, confirm_text=args.confirm, prompt=ctx.prompt)
     path = args.journal or ctx.journal_dir / journal.file_name()
@@ -357,7 +371,24 @@ def cmd_policy_validate(args: argparse.Namespace, ctx: AdminContext) -> int:
         f"{args.file} is valid: {len(policy.accounts)} account(s), {len(policy.permission_sets)} permission set(s), "
         f"{len(policy.rules)} rule(s)."
     )
+    for warning in _session_warnings(ctx, policy):
+        ctx.console.print(f"[bold yellow]warning[/]: {escape(warning)}")
     return EXIT_OK
+
+
+def _session_warnings(ctx: AdminContext, policy: Policy) -> list[str]:
+    """Session durations come from Identity Center; if it cannot be asked, say the check was skipped."""
+    try:
+        sessions = ctx.deps.sessions
+        if sessions is None:
+            return []
+        durations = {
+            ps.name: sessions.session_duration(ctx.deps.directory.permission_set_arn(ps.name))
+            for ps in policy.permission_sets
+        }
+    except (DomainError, BotoCoreError, ClientError) as exc:
+        return [f"session durations not checked (Identity Center unavailable: {exc})"]
+    return sessions_outlive_grants(policy, durations)
 
 
 def _print_diff(ctx: AdminContext, lines: list[str]) -> None:

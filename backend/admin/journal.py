@@ -50,6 +50,15 @@ class RecordStep(Step):
     status_seen: RequestStatus | None  # None: the ledger names a request the store does not know
 
 
+class SessionStep(Step):
+    """End live sessions for a deleted assignment (Deny statement provisioned); what was done."""
+
+    target: AssignmentTarget
+    ended_at: datetime | None = None
+    until: datetime | None = None
+    wide: bool = False
+
+
 class NoticeStep(Step):
     """An ``access.break_glass`` event for a swept assignment that no request held."""
 
@@ -65,6 +74,7 @@ class Journal(_Frozen):
     targets: tuple[TargetStep, ...]
     records: tuple[RecordStep, ...]
     notices: tuple[NoticeStep, ...] = ()
+    sessions: tuple[SessionStep, ...] = ()  # empty with --keep-sessions
 
     @property
     def deletes_done(self) -> bool:
@@ -72,7 +82,7 @@ class Journal(_Frozen):
 
     @property
     def complete(self) -> bool:
-        steps: tuple[Step, ...] = (*self.targets, *self.records, *self.notices)
+        steps: tuple[Step, ...] = (*self.targets, *self.sessions, *self.records, *self.notices)
         return all(step.state is StepState.DONE for step in steps)
 
     def file_name(self) -> str:

@@ -89,6 +89,8 @@ def plan_table(journal: Journal) -> Table:
     for target in journal.targets:
         what = f"{target.target.ledger_key}" + (" (not in ledger)" if target.source == "sweep" else "")
         _row(table, "delete assignment", what, target.state.value, target.error or "")
+    for session in journal.sessions:
+        _row(table, "end live sessions", session.target.ledger_key, session.state.value, session.error or "")
     for record in journal.records:
         seen = record.status_seen.value if record.status_seen else "unknown request"
         _row(table, "record revoke", f"{record.request_id} (was {seen})", record.state.value, record.error or "")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
@@ -22,12 +23,16 @@ from backend.auth.verifier import SignedHttpRequest
 from backend.domain.errors import DomainError, InvalidRequest, NotAuthorized
 from backend.domain.models import CardRef, Person, RequestStatus
 from backend.domain.policy import Entitlement, Policy
-from backend.domain.timefmt import format_duration
+from backend.domain.timefmt import format_duration, parse_duration
 from backend.service import requests as use_cases
+from backend.service.audit_report import build_report, to_json
 from backend.service.policy_apply import resolve_users
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from backend.auth.verifier import HmacVerifier
+    from backend.service.audit_report import AuditRecord
     from backend.service.deps import Deps
 
 log = logging.getLogger("backend.api")
@@ -72,8 +77,11 @@ def signed_request_from_event(event: dict[str, Any]) -> SignedHttpRequest:
 class JitApi:
     """Routes bound to one process's use-case dependencies and verifier."""
 
-    def __init__(self, deps: Deps, verifier: HmacVerifier) -> None:
+    def __init__(
+        self, deps: Deps, verifier: HmacVerifier, audit: Callable[[datetime], list[AuditRecord]] | None = None
+    ) -> None:
         self._deps = deps
+        self._audit = audit  # reads the append-only audit table (GET /audit/report)
         self._verifier = verifier
         self.app = app = APIGatewayRestResolver()
         app.exception_handler(DomainError)(self._domain_error)
@@ -92,6 +100,7 @@ class JitApi:
         app.get("/catalog")(self.catalog)
         app.get("/config/policy")(self.get_policy)
         app.put("/config/policy")(self.put_policy)
+        app.get("/audit/report")(self.audit_report)
 
     def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         if event.get("path") not in UNSIGNED_PATHS:
@@ -213,6 +222,26 @@ class JitApi:
         policy = resolve_users(Policy.model_validate(body.policy), self._deps.directory)
         version = self._deps.policies.put(policy, body.actor, self._deps.now())
         return Response(status_code=200, content_type=JSON, body=json.dumps({"version": version}))
+
+    def audit_report(self) -> Response[str]:
+        """Admins: the auditors' report of the last ``window`` (default 7d, at most 31d) as JSON."""
+        if not use_cases.is_admin(self._deps, self._actor()):
+            raise NotAuthorized("only admins can read the audit report")
+        try:
+            window = parse_duration(self._query("window") or "7d")
+        except ValueError as exc:
+            raise InvalidRequest(str(exc)) from exc
+        if window > MAX_REPORT_WINDOW:
+            raise InvalidRequest("the report window may be at most 31d")
+        if self._audit is None:
+            raise InvalidRequest("this process cannot read the audit table")
+        end = self._deps.now() + timedelta(seconds=1)  # exclusive: what happened this second is in
+        start = end - window
+        rows = build_report(self._audit(end), start, end)
+        return Response(status_code=200, content_type=JSON, body=to_json(rows, start, end))
+
+
+MAX_REPORT_WINDOW = timedelta(days=31)
 
 
 def catalog_entry(entitlement: Entitlement) -> contract.CatalogEntry:

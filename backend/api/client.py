@@ -123,6 +123,10 @@ class JitApiClient:
         answer = self.call("PUT", "/config/policy", body={"actor": actor.model_dump(), "policy": policy})
         return int(answer["version"])
 
+    def audit_report(self, actor: Person, window: str = "7d") -> dict[str, Any]:
+        """Admins: ``{"from", "to", "grants": [...]}`` for the last ``window``."""
+        return dict(self.call("GET", "/audit/report", query=[*_actor_query(actor), ("window", window)]))
+
     def health(self) -> bool:
         return bool(self.call("GET", "/health").get("status") == "ok")
 

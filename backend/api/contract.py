@@ -93,6 +93,7 @@ class RequestView(BaseModel):
     revoke_failures: int
     last_error: str | None
     card: CardRef | None
+    sessions_ended_at: datetime | None = None
 
 
 class RequestList(BaseModel):
@@ -136,6 +137,7 @@ EventType = Literal[
     "access.drift_detected",
     "access.break_glass",
     "system.heartbeat",  # every reconciler run: proves the jit-events → bot path; the bot posts nothing
+    "access.sessions_ended_wide",
 ]
 
 

@@ -35,6 +35,7 @@ def request_view(request: AccessRequest) -> RequestView:
         revoke_failures=request.revoke_failures,
         last_error=request.last_error,
         card=request.card,
+        sessions_ended_at=request.sessions_ended_at,
     )
 
 

@@ -132,6 +132,12 @@ class AssignmentTimedOut(IdentityCenterError):
     code = "assignment_timed_out"
 
 
+class SessionsNotEnded(IdentityCenterError):
+    """The Deny statement that ends live sessions could not be written or provisioned."""
+
+    code = "sessions_not_ended"
+
+
 class RequestAlreadyExists(DomainError):
     """Raised by a store when the request id (derived from the idempotency key) is taken."""
 

@@ -5,6 +5,7 @@ Pure functions that return the next request; persistence makes each one a condit
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -13,6 +14,15 @@ from backend.domain.models import AccessRequest, Approval, Person, RequestStatus
 from backend.domain.timefmt import format_duration
 
 S = RequestStatus
+
+
+@dataclass(frozen=True)
+class SessionsEnded:
+    """The Deny statement for sessions issued before ``at`` is provisioned; it may go at ``until``."""
+
+    at: datetime
+    until: datetime
+    wide: bool
 
 
 class Role(StrEnum):
@@ -102,8 +112,17 @@ def fail(request: AccessRequest, error: str) -> AccessRequest:
     return _moved(request, S.ERROR, Role.SYSTEM, last_error=error[:1000])
 
 
-def revoke(request: AccessRequest) -> AccessRequest:
-    return _moved(request, S.REVOKED, Role.SYSTEM)
+def revoke(request: AccessRequest, sessions: SessionsEnded | None = None) -> AccessRequest:
+    if sessions is None:
+        return _moved(request, S.REVOKED, Role.SYSTEM)
+    return _moved(
+        request,
+        S.REVOKED,
+        Role.SYSTEM,
+        sessions_ended_at=sessions.at,
+        session_deny_until=sessions.until,
+        session_deny_wide=sessions.wide,
+    )
 
 
 def request_early_end(request: AccessRequest, now: datetime) -> AccessRequest:

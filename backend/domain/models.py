@@ -133,6 +133,11 @@ class AccessRequest(BaseModel):
     card: CardRef | None = None
     idempotency_key: str | None = None
     revoke_requested_at: datetime | None = None  # someone ended it early: no extension from then on
+    # Live AWS sessions ended at revoke (docs/ending-sessions.md): when the Deny statement was
+    # provisioned, until when it must stay, and whether the wide (any user) form was needed.
+    sessions_ended_at: datetime | None = None
+    session_deny_until: datetime | None = None
+    session_deny_wide: bool = False
 
     @property
     def target(self) -> AssignmentTarget:

@@ -61,6 +61,7 @@ class Rule(_Frozen):
     approvals_required: int = Field(default=1, ge=1, le=5)
     auto_approve: bool = False
     approval_timeout: Duration = timedelta(hours=1)
+    end_sessions: bool = False  # at revoke, also end live AWS sessions (docs/ending-sessions.md)
 
     @field_validator("max_duration")
     @classmethod

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -35,6 +36,22 @@ class OutboxEvent:
     created_at: datetime
 
 
+class SessionPolicies(Protocol):
+    """A permission set's inline policy and its provisioning (ending live sessions)."""
+
+    def locked(self, permission_set_arn: str, *, best_effort: bool = False) -> AbstractContextManager[None]:
+        """One writer of this permission set's inline policy at a time (``best_effort``: unless the
+        lock store itself is down, as break-glass must work without DynamoDB)."""
+
+    def session_duration(self, permission_set_arn: str) -> timedelta: ...
+
+    def inline_policy(self, permission_set_arn: str) -> str: ...
+
+    def put_inline_policy(self, permission_set_arn: str, text: str) -> None: ...
+
+    def provision(self, permission_set_arn: str, account_id: str) -> None: ...
+
+
 class RequestStore(Protocol):
     def create(self, request: AccessRequest, entry: AuditEntry, event_payload: str) -> None:
         """Insert; raises RequestAlreadyExists if the id is taken."""
@@ -51,6 +68,8 @@ class RequestStore(Protocol):
     def list_by_status(self, status: RequestStatus, limit: int) -> list[AccessRequest]: ...
 
     def granted_ending_before(self, moment: datetime) -> list[AccessRequest]: ...
+
+    def session_denies_in_force(self, moment: datetime) -> list[AccessRequest]: ...
 
     def audit_trail(self, request_id: str) -> list[AuditEntry]: ...
 

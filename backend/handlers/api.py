@@ -12,7 +12,10 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from backend.api.app import JitApi
+    from backend.service.audit_report import AuditRecord
     from backend.service.deps import Deps
     from backend.settings import BackendSettings
     from backend.wiring import Clients
@@ -39,6 +42,7 @@ def build_process(settings: BackendSettings, clients: Clients, deps: Deps) -> Ap
     from backend.api.app import JitApi
     from backend.auth.keyset import CachedKeySet
     from backend.auth.verifier import HmacVerifier
+    from backend.service.audit_report import read_audit
 
     verifier = HmacVerifier(
         keys=CachedKeySet(SecretsManagerKeySetProvider(clients.secretsmanager, settings.keyset_secret_id)),
@@ -47,7 +51,11 @@ def build_process(settings: BackendSettings, clients: Clients, deps: Deps) -> Ap
         clock=time.time,
         metrics=deps.metrics,
     )
-    return ApiProcess(deps, JitApi(deps, verifier))
+
+    def audit(until: datetime) -> list[AuditRecord]:
+        return read_audit(clients.dynamodb, until)
+
+    return ApiProcess(deps, JitApi(deps, verifier, audit))
 
 
 @cache

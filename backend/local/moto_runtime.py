@@ -10,6 +10,7 @@
    not fail the publish; it is counted as ``AWS/SNS NumberOfNotificationsFailed`` (dimension
    ``TopicName``) and, with a redrive policy, put in the dead-letter queue (moto posted once,
    ignored the status and failed the publish when nobody listened). No retries locally.
+5. Identity Center: permission-set provisioning per account (``backend.local.moto_provisioning``).
 
 These patch moto's classes for the whole process: one local stack per process.
 """
@@ -26,6 +27,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import requests
+
+from backend.local.moto_provisioning import install_provisioning
 
 log = logging.getLogger("backend.local")
 
@@ -117,6 +120,7 @@ def install_patches(registry: LambdaRegistry, clock: Clock, retry_sleep_factor: 
 
     _serialise_dynamodb()
     _deliver_http_as_sns(clock)
+    install_provisioning()
     LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign,assignment]
     Timestamp._eval_body = wait_for_timestamp  # type: ignore[method-assign]
     setattr(retrier_decl, "time", _ScaledTime(retry_sleep_factor))  # noqa: B010 - replacing a module the interpreter imported

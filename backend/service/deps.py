@@ -24,6 +24,7 @@ if TYPE_CHECKING:
         Metrics,
         PolicyStore,
         RequestStore,
+        SessionPolicies,
         Workflow,
     )
 
@@ -42,6 +43,7 @@ class Deps:
     policies: PolicyStore
     metrics: Metrics
     clock: Clock
+    sessions: SessionPolicies | None = None  # ends live AWS sessions at revoke; None: not wired
 
     def now(self) -> datetime:
         return self.clock()

@@ -24,6 +24,7 @@ from backend.domain.reconcile import (
     plan_reconcile,
 )
 from backend.domain.timefmt import iso_z
+from backend.service.sessions import reconcile_session_denies
 from backend.service.workflow_tasks import mark_error, revoke_now
 
 if TYPE_CHECKING:
@@ -98,6 +99,7 @@ def reconcile(deps: Deps, *, dry_run: bool = False) -> ReconcileReport:
         else:
             report.done[kind] += 1
     if not dry_run:
+        _session_denies(deps, report)
         _flush_outbox(deps, report)
     _publish_heartbeat(deps, report)
     for name, value in report.done.items():
@@ -133,6 +135,24 @@ def _apply(deps: Deps, action: ReconcileAction, report: ReconcileReport) -> None
             if remove:
                 deps.assignments.delete_assignment(target)
             _publish_drift(deps, target, removed=remove)
+
+
+def _session_denies(deps: Deps, report: ReconcileReport) -> None:
+    """Expired session-ending statements go; missing ones still needed come back (drift)."""
+    policy = deps.policies.current()
+    try:
+        arns = {deps.directory.permission_set_arn(name) for name in sorted(policy.managed_permission_sets)}
+        found = reconcile_session_denies(deps, arns)
+    except Exception:  # count, log, carry on, as every other action
+        log.exception("ERROR reconciling session deny statements")
+        report.failed["SessionDenies"] += 1
+        return
+    if found.removed:
+        report.done["SessionDenyRemoved"] += found.removed
+    if found.readded:
+        report.done["SessionDenyReadded"] += len(found.readded)
+    if found.failed:
+        report.failed["SessionDenies"] += found.failed
 
 
 def _publish_drift(deps: Deps, target: AssignmentTarget, *, removed: bool) -> None:

@@ -15,6 +15,7 @@ from backend.domain.errors import InvalidTransition
 from backend.domain.models import AccessRequest, RequestStatus
 from backend.domain.timefmt import iso_z
 from backend.service.access import hold_access, release_access
+from backend.service.sessions import end_sessions, should_end_sessions
 
 if TYPE_CHECKING:
     from backend.service.deps import Deps
@@ -69,10 +70,19 @@ def revoke(deps: Deps, request_id: str) -> dict[str, Any]:
 
 
 def revoke_now(deps: Deps, request: AccessRequest) -> str:
-    """Release the assignment and mark REVOKED (shared with the reconciler)."""
+    """Release the assignment, end live sessions if the rule says so, then mark REVOKED.
+
+    Shared with the reconciler. Sessions are ended only when the assignment is gone: while another
+    active grant holds it, the user is still entitled to their sessions.
+    """
     deleted = release_access(deps, request)
     detail = "assignment removed" if deleted else "released; another active grant still holds the assignment"
-    after = lifecycle.revoke(request)
+    sessions = None
+    if deleted and should_end_sessions(deps.policies.current(), request):
+        sessions = end_sessions(deps, request)
+        detail += f"; live sessions ended (deny provisioned at {iso_z(sessions.at)}"
+        detail += ", wide form: see runbook 03)" if sessions.wide else ")"
+    after = lifecycle.revoke(request, sessions)
     deps.commit(request, after, deps.entry("request.revoked", None, request.status, after.status, detail))
     return "revoked"
 

@@ -24,7 +24,8 @@ USAGE: Final = """\
 - `/jit extend <request id> <duration>` — ask for more time (e.g. `30m`, `1h`)
 - `/jit approvals` — requests waiting for your approval
 - `/jit help` — this text
-Admins: `/jit policy` (show the access policy), `/jit break-glass <request id> <reason>` (revoke at once).
+Admins: `/jit policy` (show the access policy), `/jit break-glass <request id> <reason>` (revoke at once),
+`/jit report [7d]` (the audit summary and timeline of the last days, by direct message).
 Durations look like `30m`, `2h` or `1h30m`. You can also send these words to the bot in a direct message."""
 
 AUTOCOMPLETE_HINT: Final = "request | list | status | cancel | revoke | extend | approvals | help"
@@ -88,6 +89,10 @@ class BreakGlass(_Command):
     reason: str
 
 
+class Report(_Command):
+    window: str = "7d"
+
+
 Command = (
     Help
     | Request
@@ -100,6 +105,7 @@ Command = (
     | Extend
     | ShowPolicy
     | BreakGlass
+    | Report
 )
 
 
@@ -128,8 +134,8 @@ def parse(text: str) -> Command:
         return ListMine()
     if verb in ("approvals", "pending"):
         return Approvals()
-    if verb == "policy":
-        return ShowPolicy()
+    if verb in ("policy", "report"):
+        return _admin_view(verb, args)
     one_id: dict[str, type[Status | Cancel | Revoke]] = {"status": Status, "cancel": Cancel, "revoke": Revoke}
     if verb in one_id:
         _arity(verb, args, 1, "<request id>")
@@ -142,6 +148,14 @@ def parse(text: str) -> Command:
             raise UsageError("`break-glass` needs a request id and a reason.")
         return BreakGlass(request_id=_request_id(args[0]), reason=" ".join(args[1:]))
     raise UsageError(f"I don't know the command “{_shown(verb)}”.")
+
+
+def _admin_view(verb: str, args: list[str]) -> ShowPolicy | Report:
+    if verb == "policy":
+        return ShowPolicy()
+    if len(args) > 1:
+        raise UsageError("`report` takes an optional window like `7d`.")
+    return Report(window=_duration(args[0])) if args else Report()
 
 
 def _request(args: list[str]) -> Request | OpenRequestDialog:

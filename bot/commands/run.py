@@ -19,6 +19,7 @@ from bot.core import Core, Reply, idempotency_key, submitted_text
 from bot.explain import explain
 from bot.mattermost.client import MattermostUnavailable
 from bot.neutralise import bound_post, neutralise, username
+from bot.report import send_report
 
 log = logging.getLogger("bot.commands")
 
@@ -75,13 +76,20 @@ async def _dispatch(
             view = await core.backend.run(lambda c: c.extend(actor, request_id, duration))
             await core.cards.render(view)
             await reply(f"`{view.request_id}` now lasts until {posts.when(view.end_time)}.")
-        case p.ShowPolicy():
-            policy = await core.backend.run(lambda c: c.get_policy(actor))
-            await reply(_policy(policy))
+        case p.ShowPolicy() | p.Report():
+            await _admin_view(core, command, actor, reply)
         case p.BreakGlass(request_id=request_id, reason=reason):
             note = "break-glass: " + reason
             view = await core.backend.run(lambda c: c.revoke(actor, request_id, note[:500]))
             await reply(f"Break-glass revoke of `{view.request_id}` started; the card will say when it is done.")
+
+
+async def _admin_view(core: Core, command: p.ShowPolicy | p.Report, actor: Person, reply: Reply) -> None:
+    if isinstance(command, p.Report):
+        await send_report(core, actor, command.window, reply)
+        return
+    policy = await core.backend.run(lambda c: c.get_policy(actor))
+    await reply(_policy(policy))
 
 
 async def _request(core: Core, command: p.Request, actor: Person, reply: Reply, source_id: str) -> None:

@@ -202,6 +202,18 @@ class MattermostClient:
         post: Json = await self._run(self.driver.posts.create_post, body)
         return post
 
+    async def upload_file(self, channel_id: str, name: str, content: bytes, mime_type: str) -> str:
+        """POST /files (multipart); the id to attach to a post of ours in that channel."""
+        uploaded: Json = await self._run(
+            self.driver.files.upload_file, channel_id, {"files": (name, content, mime_type)}
+        )
+        return str(uploaded["file_infos"][0]["id"])
+
+    async def create_post_with_files(self, channel_id: str, message: str, file_ids: list[str]) -> Json:
+        body: Json = {"channel_id": channel_id, "message": message, "file_ids": file_ids}
+        post: Json = await self._run(self.driver.posts.create_post, body)
+        return post
+
     async def get_post(self, post_id: str) -> Json:
         post: Json = await self._run(self.driver.posts.get_post, post_id)
         return post

@@ -16,6 +16,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from sandbox.mattermost.errors import AppError
+from sandbox.mattermost.files import parse_multipart
 from sandbox.mattermost.hub import Connection, Event
 from sandbox.mattermost.ratelimit import LIMITED_BODY, RateLimiter
 from sandbox.mattermost.rest import HANDLERS, UNAUTHENTICATED, Call
@@ -28,6 +29,16 @@ SERVER_VERSION = "11.2.0"
 
 def _error(error: AppError) -> JSONResponse:
     return JSONResponse(error.body(), status_code=error.status)
+
+
+async def _call_body(request: Request, operation_id: str, body: bytes) -> Any:
+    """JSON for every operation but uploads: multipart form fields, or the raw file with query names."""
+    if operation_id != "UploadFile":
+        return json.loads(body) if body else None
+    content_type = request.headers.get("content-type", "")
+    if "multipart/form-data" in content_type:
+        return parse_multipart(content_type, body)
+    return {"files": [(request.query_params.get("filename", ""), body)]}
 
 
 def build_app(mm: Mattermost, spec: OpenApiSpec, limiter: RateLimiter | None = None) -> Starlette:
@@ -51,8 +62,10 @@ def build_app(mm: Mattermost, spec: OpenApiSpec, limiter: RateLimiter | None = N
         user = _authenticate(mm, request)
         if user is None and op.operation_id not in UNAUTHENTICATED:
             return _error(AppError(401, "api.context.session_expired.app_error", "Invalid or expired session."))
-        call = Call(user, op.path_params, dict(request.query_params), json.loads(body) if body else None)
         try:
+            call = Call(
+                user, op.path_params, dict(request.query_params), await _call_body(request, op.operation_id, body)
+            )
             status, payload = await run_in_threadpool(handler, mm, call)
         except AppError as error:
             return _error(error)

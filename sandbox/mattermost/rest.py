@@ -305,6 +305,22 @@ def open_dialog(mm: Mattermost, call: Call) -> Reply:
     return 200, {"status": "OK"}
 
 
+def upload_file(mm: Mattermost, call: Call) -> Reply:
+    """Multipart (``channel_id``, ``files``, ``client_ids``) or query ``channel_id`` + ``filename``
+    with the raw content as the body; the app hands both in as ``{"channel_id", "files", "client_ids"}``."""
+    body = call.body or {}
+    channel_id = str(body.get("channel_id") or call.query.get("channel_id", ""))
+    files: list[tuple[str, bytes]] = list(body.get("files") or [])
+    if not channel_id or not files:
+        raise AppError(400, "api.file.upload_file.incorrect_number_of_files.app_error", "channel_id and files needed.")
+    infos = [mm.upload_file(call.me, channel_id, name, content) for name, content in files]
+    return 201, {"file_infos": infos, "client_ids": list(body.get("client_ids") or [])}
+
+
+def get_file_info(mm: Mattermost, call: Call) -> Reply:
+    return 200, mm.file_info(call.me, call.params["file_id"])
+
+
 def ping(_mm: Mattermost, _call: Call) -> Reply:
     return 200, {"status": "OK"}
 
@@ -333,4 +349,6 @@ HANDLERS: dict[str, Handler] = {
     "OpenInteractiveDialog": open_dialog,
     "GetPing": ping,
     "GetClientConfig": get_client_config,
+    "UploadFile": upload_file,
+    "GetFileInfo": get_file_info,
 }

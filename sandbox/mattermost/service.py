@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from sandbox.mattermost import posts as rules
 from sandbox.mattermost.errors import AppError, Violation
+from sandbox.mattermost.files import StoredFile, attach, new_file
 from sandbox.mattermost.hub import Hub
 from sandbox.mattermost.integrations import (
     MAX_REPLY_BYTES,
@@ -94,6 +95,25 @@ class Mattermost:
             self.violations.append(Violation(kind, where, detail))
 
     # posts ---------------------------------------------------------------------------------------
+    def upload_file(self, user: User, channel_id: str, name: str, content: bytes) -> dict[str, Any]:
+        with self.store.lock:
+            channel = self.store.channel(channel_id)
+            if user.id not in channel.members and not user.system_admin:
+                raise AppError(403, "api.context.permissions.app_error", "You do not have permission.")
+            stored: StoredFile = new_file(user, channel.id, name, content, self.now_ms())
+            self.store.files[stored.info["id"]] = stored
+            return dict(stored.info)
+
+    def file_info(self, user: User, file_id: str) -> dict[str, Any]:
+        with self.store.lock:
+            stored = self.store.files.get(file_id)
+            if stored is None:
+                raise AppError(404, "app.file_info.get.app_error", "Unable to find the file.")
+            channel = self.store.channel(stored.channel_id)
+            if user.id not in channel.members and not user.system_admin:
+                raise AppError(403, "api.context.permissions.app_error", "You do not have permission.")
+            return dict(stored.info)
+
     def create_post(self, author: User, body: dict[str, Any], *, from_webhook: bool = False) -> Post:
         with self.store.lock:
             channel = self.store.channel(str(body.get("channel_id", "")))
@@ -128,6 +148,9 @@ class Mattermost:
             }
             if post["root_id"] and post["root_id"] not in self.store.posts:
                 raise AppError(400, "api.post.create_post.root_id.app_error", "Invalid RootId parameter.")
+            attach(self.store.files, post["file_ids"], author, channel.id, post["id"])
+            if post["file_ids"]:
+                post["metadata"] = {"files": [dict(self.store.files[i].info) for i in post["file_ids"]]}
             self.store.posts[post["id"]] = post
             self._broadcast("posted", post, author)
             return rules.strip_integrations(post)

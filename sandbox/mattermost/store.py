@@ -6,6 +6,11 @@ tasks and the test thread's act-as calls touch it concurrently.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sandbox.mattermost.files import StoredFile
+
 import hashlib
 import secrets
 import threading
@@ -181,6 +186,7 @@ class Store:
                 )
             )
         self.posts: dict[str, Post] = {}
+        self.files: dict[str, StoredFile] = {}  # uploads (sandbox.mattermost.files)
         self.commands: dict[str, dict[str, Any]] = {}
         self.triggers: dict[str, Trigger] = {}
         self.response_urls: dict[str, ResponseUrl] = {}

@@ -208,3 +208,52 @@ def _wait_execution_done(stack, request_id):
             return execution
         time.sleep(0.05)
     raise AssertionError("the workflow did not finish")
+
+
+def _our_denies(stack, request):
+    from backend.domain.session_deny import project_denies
+
+    text = stack.clients.sso_admin.get_inline_policy_for_permission_set(
+        InstanceArn=stack.provisioned.instance_arn, PermissionSetArn=request.permission_set_arn
+    )["InlinePolicy"]
+    return project_denies(text)
+
+
+def test_break_glass_ends_live_sessions_by_default_and_records_when(stack, admin):
+    from backend.local.moto_provisioning import provisioned_inline_policy
+
+    request = granted(stack)  # staging-self-service: the rule does not ask for it; break-glass always does
+    result = admin(
+        "break-glass", "revoke", "--request-id", request.request_id, "--reason", "leak", answers=[request.request_id]
+    )
+
+    assert result.code == 0, result.output
+    [deny] = _our_denies(stack, request)
+    assert (deny.user_id, deny.account_id) == (request.principal_id, request.account_id)
+    after = stack.deps.store.get(request.request_id)
+    assert after.status is RequestStatus.REVOKED and after.sessions_ended_at == deny.issued_before
+    assert provisioned_inline_policy(stack.config.region, request.permission_set_arn, request.account_id)
+    _path, journal = _journal(admin)
+    assert [s.state for s in journal.sessions] == [StepState.DONE]
+    assert "end live sessions" in result.output
+
+
+def test_break_glass_keep_sessions_leaves_the_inline_policy_alone(stack, admin):
+    request = granted(stack)
+    result = admin(
+        "break-glass",
+        "revoke",
+        "--request-id",
+        request.request_id,
+        "--reason",
+        "x",
+        "--keep-sessions",
+        answers=[request.request_id],
+    )
+
+    assert result.code == 0, result.output
+    assert _our_denies(stack, request) == []
+    after = stack.deps.store.get(request.request_id)
+    assert after.status is RequestStatus.REVOKED and after.sessions_ended_at is None
+    _path, journal = _journal(admin)
+    assert journal.sessions == ()

@@ -114,3 +114,23 @@ def test_apply_refuses_a_policy_naming_an_unknown_user_and_stores_nothing(stack,
     assert result.code == 1
     assert "Identity Center does not know: ghost@example.com" in result.output
     assert stack.deps.policies.current().admins.users == frozenset({"dave@example.com"})
+
+
+def test_validate_warns_when_sessions_outlive_grants_and_end_sessions_is_off(admin, stack, tmp_path):
+    stack.clients.sso_admin.update_permission_set(
+        InstanceArn=stack.provisioned.instance_arn,
+        PermissionSetArn=stack.provisioned.permission_set_arns["AdministratorAccess"],
+        SessionDuration="PT12H",
+    )
+    shipped = admin("policy", "validate", str(POLICY))
+    assert shipped.code == 0
+    said = " ".join(shipped.output.split())
+    assert "warning: rule 'staging-self-service': AdministratorAccess sessions last 12h, longer than" in said
+    assert "prod-admin" not in said  # the shipped policy ends sessions for prod access
+    document = yaml.safe_load(POLICY.read_text(encoding="utf-8"))
+    for rule in document["rules"]:
+        rule["end_sessions"] = True
+    path = tmp_path / "policy.yaml"
+    path.write_text(yaml.safe_dump(document), encoding="utf-8")
+    all_on = admin("policy", "validate", str(path))
+    assert all_on.code == 0 and "warning" not in all_on.output

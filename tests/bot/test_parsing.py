@@ -27,6 +27,8 @@ from bot.commands import parsing as p
         ("revoke rabc123", p.Revoke(request_id="rabc123")),
         ("extend rabc123 30m", p.Extend(request_id="rabc123", duration="30m")),
         ("policy", p.ShowPolicy()),
+        ("report", p.Report(window="7d")),
+        ("report 30D", p.Report(window="30d")),
         ("break-glass rabc123 leaked laptop", p.BreakGlass(request_id="rabc123", reason="leaked laptop")),
     ],
 )
@@ -45,6 +47,8 @@ def test_parse(text: str, expected: p.Command) -> None:
         ("request prod X 0m reason", "“0m” is not a duration: use forms like 30m, 2h or 1h30m."),
         ("request prod X 1h ab", "The reason must be 3 to 500 characters long; yours has 2."),
         ("break-glass r1", "`break-glass` needs a request id and a reason."),
+        ("report 7d extra", "`report` takes an optional window like `7d`."),
+        ("report week", "“week” is not a duration: use forms like 30m, 2h or 1h30m."),
     ],
 )
 def test_usage_errors_say_what_is_wrong_and_show_usage(text: str, message: str) -> None:

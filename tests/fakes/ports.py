@@ -79,6 +79,13 @@ class InMemoryStore:
             if r.status is RequestStatus.GRANTED and r.end_time is not None and r.end_time <= moment
         ]
 
+    def session_denies_in_force(self, moment: datetime) -> list[AccessRequest]:
+        return [
+            r
+            for r in self.requests.values()
+            if r.status is RequestStatus.REVOKED and r.session_deny_until is not None and r.session_deny_until > moment
+        ]
+
     def audit_trail(self, request_id: str) -> list[AuditEntry]:
         return list(self.audit.get(request_id, []))
 

@@ -45,6 +45,8 @@ STATUS_KEYS = {
     "describe_account_assignment_creation_status": "AccountAssignmentCreationStatus",
     "delete_account_assignment": "AccountAssignmentDeletionStatus",
     "describe_account_assignment_deletion_status": "AccountAssignmentDeletionStatus",
+    "provision_permission_set": "PermissionSetProvisioningStatus",
+    "describe_permission_set_provisioning_status": "PermissionSetProvisioningStatus",
 }
 
 

@@ -117,7 +117,7 @@ def test_tables_and_indexes_have_exactly_the_codes_names(template):
         assert props["KeySchema"] == tables.TABLE_DEFINITIONS[name]["KeySchema"]
         assert props.get("GlobalSecondaryIndexes") == tables.TABLE_DEFINITIONS[name].get("GlobalSecondaryIndexes")
     indexes = {i["IndexName"] for i in found[tables.REQUESTS]["GlobalSecondaryIndexes"]}
-    assert {"gsi_status_endtime", "gsi_status_created", "gsi_requester"} == indexes
+    assert {"gsi_status_endtime", "gsi_status_created", "gsi_requester", "gsi_session_deny"} == indexes
     assert found[tables.NONCES]["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
 
 
@@ -185,7 +185,8 @@ def test_the_audit_table_is_append_only_for_the_lambdas(template):
     audit = [s for s in _lambda_statements(template) if audit_arn in json.dumps(s["Resource"])]
     assert len(audit) == 2
     for statement in audit:
-        assert set(_actions(statement)) == {"dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:Query"}
+        # Scan reads the whole trail for GET /audit/report; nothing may update or delete.
+        assert set(_actions(statement)) == {"dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan"}
 
 
 def _lambda_zip() -> bytes:
