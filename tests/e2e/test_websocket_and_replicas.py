@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import base64
 import secrets
+from typing import Any
 
 from backend.domain.models import RequestStatus
-from tests.e2e.conftest import System, wait_until
+from bot.mattermost.websocket import Backoff
+from bot.runtime import BotThread
+from tests.e2e.conftest import System, bot_settings, bound_socket, wait_until
 from tests.e2e.test_approval_flow import buttons, request_card, wait_card
 
 
@@ -82,3 +85,37 @@ def test_two_replicas_handle_each_command_once(system: System) -> None:
         if p["root_id"] == card["id"] and "jit_event_id" in p["props"]
     ]
     assert len(thread_ids) == len(set(thread_ids)) > 0
+
+
+class RecordingBackoff(Backoff):
+    """The delays the bot chose (no jitter), so the test asserts on them rather than on timing."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        object.__setattr__(self, "chosen", [])
+
+    def delay(self, attempt: int, rng: Any = None) -> float:
+        value = super().delay(attempt, lambda: 1.0)
+        self.chosen.append(value)  # type: ignore[attr-defined]
+        return value
+
+
+def test_backoff_stays_small_across_many_mattermost_restarts_that_drop_tcp(system: System) -> None:
+    backoff = RecordingBackoff(base=0.05, cap=30.0, stable_after=0.0)
+    sock = bound_socket()
+    settings = bot_settings(system.stack, system.mm, sock.getsockname()[1])
+    bot = BotThread(settings, sock=sock, backoff=backoff).start()
+    system.bots.append(bot)
+    connected(system)
+    socket = bot.runtime.websocket
+    assert socket is not None
+    for restart in range(6):
+        before = socket.connections
+        system.mm.restart(drop_tcp=True)  # as a killed or crashed server: no close frame
+        wait_until(lambda b=before: socket.connections > b and socket.connected, what=f"reconnect {restart}")
+    # The back-off starts afresh after each healthy session: a connect refused while the emulator
+    # is down may double a wait or two, but six restarts never add up (the old rule: 1.6 s and more).
+    assert backoff.chosen  # type: ignore[attr-defined]
+    assert max(backoff.chosen) <= 0.4  # type: ignore[attr-defined]
+    system.mm.post_as(user="alice", channel=dm_channel(system, "alice"), message="help")
+    wait_until(lambda: any("just-in-time AWS access" in p["message"] for p in system.dms("alice")), what="reply")
