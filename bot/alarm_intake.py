@@ -143,7 +143,7 @@ class AlarmIntake:
         patch = mark_root_resolved(
             root_post, notification.state_change_time - root.episode, notification.state_change_time
         )
-        await self._mm.replace_post(root.post_id, str(patch["message"]), dict(patch["props"]))
+        await self._mm.patch_post(root.post_id, str(patch["message"]), dict(patch["props"]))
         return "resolved"
 
     async def _post(self, post: Mapping[str, Any], notification: AlarmNotification, message_id: str) -> None:

@@ -71,7 +71,7 @@ class Cards:
                 [("approve", "Approve", "success"), ("deny", "Deny", "danger")],
             )
         message, props = posts.card(view, actions)
-        await self._mm.replace_post(view.card.post_id, message, props)
+        await self._mm.patch_post(view.card.post_id, message, props)
         return True
 
     async def opened(self, view: RequestView) -> None:
@@ -110,4 +110,4 @@ class Cards:
                 [("extend", "Extend", "primary"), ("done", "I'm done", "default")],
             )
             props["attachments"] = [{"fallback": "Extend or end your access", "text": "", "actions": buttons}]
-            await self._mm.replace_post(str(created["id"]), text, props)
+            await self._mm.patch_post(str(created["id"]), text, props)

@@ -166,10 +166,12 @@ class MattermostClient:
         post: Json = await self._run(self.driver.posts.get_post, post_id)
         return post
 
-    async def replace_post(self, post_id: str, message: str, props: Json) -> Json:
-        """PUT /posts/{id}: a full replacement (props included), CONTRACT e."""
-        body = {"id": post_id, "message": message, "props": props}
-        post: Json = await self._run(self.driver.posts.update_post, post_id, body)
+    async def patch_post(self, post_id: str, message: str, props: Json) -> Json:
+        """PUT /posts/{id}/patch with message and props only: ``props`` is replaced as a whole (so
+        buttons left out are gone), every other field (``is_pinned``, files, ...) stays as it is.
+        A full ``PUT /posts/{id}`` would blank what it does not carry, an admin's pin included."""
+        body = {"message": message, "props": props}
+        post: Json = await self._run(self.driver.posts.patch_post, post_id, body)
         return post
 
     async def thread_posts(self, post_id: str) -> list[Json]:

@@ -141,6 +141,16 @@ def patch_post(mm: Mattermost, call: Call) -> Reply:
     return 200, mm.edit_post(call.me, call.params["post_id"], call.body, patch=True)
 
 
+def pin_post(mm: Mattermost, call: Call) -> Reply:
+    mm.set_pinned(call.me, call.params["post_id"], pinned=True)
+    return 200, {"status": "OK"}
+
+
+def unpin_post(mm: Mattermost, call: Call) -> Reply:
+    mm.set_pinned(call.me, call.params["post_id"], pinned=False)
+    return 200, {"status": "OK"}
+
+
 def create_post_ephemeral(mm: Mattermost, call: Call) -> Reply:
     if not call.me.system_admin:  # create_post_ephemeral: system admins only by default
         raise AppError(403, "api.context.permissions.app_error", "You do not have permission.")
@@ -310,6 +320,8 @@ HANDLERS: dict[str, Handler] = {
     "GetPost": get_post,
     "UpdatePost": update_post,
     "PatchPost": patch_post,
+    "PinPost": pin_post,
+    "UnpinPost": unpin_post,
     "CreatePostEphemeral": create_post_ephemeral,
     "GetPostsForChannel": get_posts_for_channel,
     "GetPostThread": get_post_thread,

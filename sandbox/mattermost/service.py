@@ -143,6 +143,17 @@ class Mattermost:
             updated = apply(original, body, self.now_ms())
             return self._replace(updated, actor)
 
+    def set_pinned(self, actor: User, post_id: str, pinned: bool) -> None:
+        """POST /posts/{id}/pin and /unpin: anyone who can read the channel (read_channel)."""
+        with self.store.lock:
+            post = self.store.post(post_id)
+            channel = self.store.channel(post["channel_id"])
+            if actor.id not in channel.members and channel.type != "O" and not actor.system_admin:
+                raise AppError(403, "api.context.permissions.app_error", "You do not have permission.")
+            updated = dict(post) | {"is_pinned": pinned, "update_at": self.now_ms()}
+            self.store.posts[post_id] = updated
+            self._broadcast("post_edited", updated, actor)
+
     def _replace(self, updated: Post, actor: User) -> Post:
         rules.check_content(updated["message"], updated["props"])
         rules.fill_action_ids(updated["props"], new_id)
