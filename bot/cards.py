@@ -20,6 +20,10 @@ from bot.mattermost.client import MattermostClient
 
 log = logging.getLogger("bot.cards")
 
+FINAL = frozenset(
+    {RequestStatus.REVOKED, RequestStatus.DENIED, RequestStatus.EXPIRED, RequestStatus.CANCELLED, RequestStatus.ERROR}
+)
+
 
 class Cards:
     def __init__(
@@ -111,3 +115,20 @@ class Cards:
             )
             props["attachments"] = [{"fallback": "Extend or end your access", "text": "", "actions": buttons}]
             await self._mm.patch_post(str(created["id"]), text, props)
+
+    async def retire_dm_buttons(self, view: RequestView) -> None:
+        """Once a request is final its DM buttons (Extend / I'm done) can do nothing: remove them.
+
+        Idempotent: a DM without attachments is left alone, so redelivery and replicas are harmless.
+        """
+        if view.status not in FINAL:
+            return
+        channel_id = await self._mm.direct_channel(view.requester.user_id)
+        for post in await self._mm.recent_posts(channel_id):
+            props = post.get("props") or {}
+            if props.get(posts.PROP_REQUEST) != view.request_id or not props.get("attachments"):
+                continue
+            if post.get("user_id") != self._mm.bot_user_id:
+                continue
+            kept = {k: v for k, v in props.items() if k != "attachments"}
+            await self._mm.patch_post(str(post["id"]), str(post.get("message", "")), kept)

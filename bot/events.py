@@ -46,6 +46,7 @@ class LifecycleHandler:
             await self._core.cards.render(event.request)
             await self._core.cards.add_history(event)
             await self._core.cards.tell_requester(event)
+            await self._core.cards.retire_dm_buttons(event.request)
         else:
             await self._tell_oncall(event)
         self._seen.mark(event.event_id)  # only after success: a failed post is retried by SNS

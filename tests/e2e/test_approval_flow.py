@@ -205,3 +205,25 @@ def test_a_pinned_card_stays_pinned_through_approve_grant_and_revoke(system: Sys
     revoked = wait_card(system, card["id"], "REVOKED")
     assert revoked["is_pinned"] is True
     assert revoked["edit_at"] > 0
+
+
+def test_expiring_soon_buttons_are_removed_once_the_access_is_revoked(system: System) -> None:
+    system.start_bot()
+    card = request_card(system, "request prod AdministratorAccess 1h let it run out")
+    request_id = card["props"]["jit_request_id"]
+    system.mm.click(user="bob", post_id=card["id"], action_id=buttons(card)["Approve"])
+    system.stack.wait_for(request_id, RequestStatus.GRANTED)
+    system.stack.advance(timedelta(minutes=51))
+    warning = wait_until(
+        lambda: next((p for p in system.dms("alice") if "ends at" in p["message"] and buttons(p)), None),
+        what="expiring-soon DM with buttons",
+    )
+    system.stack.advance(timedelta(minutes=15))
+    system.stack.wait_for(request_id, RequestStatus.REVOKED)
+    wait_until(lambda: any("has been revoked" in p["message"] for p in system.dms("alice")), what="revoked DM")
+    after = wait_until(
+        lambda: next((p for p in system.dms("alice") if p["id"] == warning["id"] and not buttons(p)), None),
+        what="the expiring-soon DM without buttons",
+    )
+    assert after["message"] == warning["message"]
+    assert after["props"]["jit_request_id"] == request_id
