@@ -184,6 +184,17 @@ class MattermostClient:
         )
         return [found["posts"][i] for i in found.get("order", []) if i in found.get("posts", {})]
 
+    async def direct_channel_ids(self) -> list[str]:
+        """The bot's direct-message channels (GET /users/me/channels: every channel it is in)."""
+        found: list[Json] = await self._run(self.driver.client.get, "/users/me/channels")
+        return [str(c["id"]) for c in found if c.get("type") == "D"]
+
+    async def posts_since(self, channel_id: str, since_ms: int) -> list[Json]:
+        """Posts created or edited after ``since_ms`` (Mattermost ignores paging with ``since``), oldest first."""
+        found: Json = await self._run(self.driver.posts.get_posts_for_channel, channel_id, {"since": since_ms})
+        listed = [found["posts"][i] for i in found.get("order", []) if i in found.get("posts", {})]
+        return sorted(listed, key=lambda p: int(p.get("create_at", 0)))
+
     async def open_dialog(self, trigger_id: str, url: str, dialog: Json) -> None:
         await self._run(
             self.driver.integration_actions.open_dialog, {"trigger_id": trigger_id, "url": url, "dialog": dialog}

@@ -106,13 +106,20 @@ class MattermostEmulator:
         if self._server is None or self._thread is None:
             return
         if drop_tcp:
+            # Abort every connection, stop listening, and abort again until the server is gone, so
+            # no client sees a close frame, not even one that reconnected during the shutdown.
             self._drop_connections(self._server)
+            self._server.should_exit = True
+            deadline = time.monotonic() + 10
+            while self._thread.is_alive() and time.monotonic() < deadline:
+                self._drop_connections(self._server)
+                self._thread.join(0.02)
         else:
             self.mm.hub.close_all()  # websocket clients see a close frame, not a dropped TCP stream
-        deadline = time.monotonic() + 2
-        while self.mm.hub.connection_count() and time.monotonic() < deadline:
-            time.sleep(0.01)
-        self._server.should_exit = True
+            deadline = time.monotonic() + 2
+            while self.mm.hub.connection_count() and time.monotonic() < deadline:
+                time.sleep(0.01)
+            self._server.should_exit = True
         self._thread.join(10)
         self._server = None
         self._thread = None
@@ -125,14 +132,19 @@ class MattermostEmulator:
         done = threading.Event()
 
         def abort_all() -> None:
+            if loop.is_closed():
+                return
             for protocol in list(server.server_state.connections):
                 transport = getattr(protocol, "transport", None)
                 if transport is not None:
                     transport.abort()  # RST, no close frame
             done.set()
 
-        loop.call_soon_threadsafe(abort_all)
-        done.wait(5)
+        try:
+            loop.call_soon_threadsafe(abort_all)
+        except RuntimeError:  # the loop closed meanwhile: nothing left to drop
+            return
+        done.wait(1)
 
     def restart(self, *, drop_tcp: bool = False) -> None:
         """Close every connection and serve again on the same port, keeping all state."""

@@ -119,3 +119,42 @@ def test_backoff_stays_small_across_many_mattermost_restarts_that_drop_tcp(syste
     assert max(backoff.chosen) <= 0.4  # type: ignore[attr-defined]
     system.mm.post_as(user="alice", channel=dm_channel(system, "alice"), message="help")
     wait_until(lambda: any("just-in-time AWS access" in p["message"] for p in system.dms("alice")), what="reply")
+
+
+def replies_to(system: System, user: str) -> dict[str, int]:
+    """How many bot replies each of ``user``'s DMs got (by the reply's ``jit_reply_to``)."""
+    counts: dict[str, int] = {}
+    for post in system.dms(user):
+        target = post["props"].get("jit_reply_to")
+        if target:
+            counts[target] = counts.get(target, 0) + 1
+    return counts
+
+
+def test_direct_messages_sent_during_an_outage_are_answered_once_after_recovery(system: System) -> None:
+    key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+    first = system.start_bot(action_key=key, replica_index=0, replica_count=2)
+    system.start_bot(action_key=key, replica_index=1, replica_count=2, public_port=first.port)
+    connected(system, 2)
+    alice, carol = dm_channel(system, "alice"), dm_channel(system, "carol")
+    before = system.mm.post_as(user="alice", channel=alice, message="help")
+    wait_until(lambda: replies_to(system, "alice").get(before["id"]), what="the reply before the outage")
+    # Mattermost goes away (TCP dropped, as when it is killed); people keep writing to the bot.
+    # The outage's length does not matter to the catch-up (it reads posts since the last DM seen).
+    system.mm.stop(drop_tcp=True)
+    missed = [system.mm.post_as(user="alice", channel=alice, message=f"status rmissed{n}")["id"] for n in range(4)]
+    missed += [system.mm.post_as(user="carol", channel=carol, message=f"status rcarol{n}")["id"] for n in range(4)]
+    system.mm.start()
+    connected(system, 2)
+    wait_until(
+        lambda: all((replies_to(system, "alice") | replies_to(system, "carol")).get(i) for i in missed),
+        what="every missed DM answered",
+    )
+    # A second outage without new DMs answers nothing again, and nothing was answered twice.
+    system.mm.restart(drop_tcp=True)
+    connected(system, 2)
+    later = system.mm.post_as(user="alice", channel=alice, message="help")
+    wait_until(lambda: replies_to(system, "alice").get(later["id"]), what="the reply after recovery")
+    counts = replies_to(system, "alice") | replies_to(system, "carol")
+    assert all(counts[i] == 1 for i in [before["id"], later["id"], *missed]), counts
+    assert len(counts) == len(missed) + 2
