@@ -22,6 +22,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from alarms.sns import SnsRejected, SnsVerifier, route
+from backend.api.client import BackendError, BackendUnavailable
 from bot.alarm_buttons import AlarmButtons
 from bot.alarm_context import is_alarm_context
 from bot.alarm_intake import AlarmIntake
@@ -137,6 +138,9 @@ class _Routes:
         except MattermostUnavailable:
             log.exception("lifecycle event not delivered to Mattermost; SNS will retry")
             return JSONResponse({"error": "mattermost unavailable"}, status_code=503)
+        except (BackendError, BackendUnavailable):
+            log.exception("lifecycle event: the backend refused placing a card; SNS will retry")
+            return JSONResponse({"error": "backend unavailable"}, status_code=503)
         return JSONResponse({"status": "ok"})
 
     async def runbook(self, request: Request) -> Response:

@@ -81,7 +81,8 @@ class Cards:
     async def opened(self, view: RequestView) -> None:
         """The thread's first line (the ``request.created`` event came before the card existed)."""
         if view.card is not None:
-            await self._mm.create_post(view.card.channel_id, posts.opened_line(view), root_id=view.card.post_id)
+            props = {posts.PROP_OPENED: view.request_id}
+            await self._mm.create_post(view.card.channel_id, posts.opened_line(view), props, root_id=view.card.post_id)
 
     async def add_history(self, event: LifecycleEvent) -> None:
         view = event.request
@@ -91,6 +92,8 @@ class Cards:
         thread = await self._mm.thread_posts(view.card.post_id)
         if any((p.get("props") or {}).get(posts.PROP_EVENT) == event.event_id for p in thread):
             return
+        if event.type == "request.created" and any(posts.PROP_OPENED in (p.get("props") or {}) for p in thread):
+            return  # the thread's opening line already says it
         await self._mm.create_post(
             view.card.channel_id, line, {posts.PROP_EVENT: event.event_id}, root_id=view.card.post_id
         )

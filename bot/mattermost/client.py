@@ -174,6 +174,9 @@ class MattermostClient:
         post: Json = await self._run(self.driver.posts.patch_post, post_id, body)
         return post
 
+    async def delete_post(self, post_id: str) -> None:
+        await self._run(self.driver.posts.delete_post, post_id)
+
     async def thread_posts(self, post_id: str) -> list[Json]:
         found: Json = await self._run(self.driver.posts.get_thread, post_id)
         return [found["posts"][i] for i in found.get("order", []) if i in found.get("posts", {})]

@@ -142,6 +142,11 @@ def patch_post(mm: Mattermost, call: Call) -> Reply:
     return 200, mm.edit_post(call.me, call.params["post_id"], call.body, patch=True)
 
 
+def delete_post(mm: Mattermost, call: Call) -> Reply:
+    mm.delete_post(call.me, call.params["post_id"])
+    return 200, {"status": "OK"}
+
+
 def pin_post(mm: Mattermost, call: Call) -> Reply:
     mm.set_pinned(call.me, call.params["post_id"], pinned=True)
     return 200, {"status": "OK"}
@@ -336,6 +341,7 @@ HANDLERS: dict[str, Handler] = {
     "UpdatePost": update_post,
     "PatchPost": patch_post,
     "PinPost": pin_post,
+    "DeletePost": delete_post,
     "UnpinPost": unpin_post,
     "CreatePostEphemeral": create_post_ephemeral,
     "GetPostsForChannel": get_posts_for_channel,
