@@ -6,6 +6,7 @@ command runs in a tracked background task; the command itself is acknowledged at
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import re
@@ -17,6 +18,7 @@ from urllib.parse import parse_qsl
 
 from pydantic import ValidationError
 from starlette.applications import Starlette
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
@@ -37,6 +39,7 @@ from bot.mattermost.payloads import ActionClick, DialogSubmission, SlashCommand
 log = logging.getLogger("bot.app")
 
 MAX_BODY = 256 * 1024
+COMMAND_SLOTS = 8  # slash commands whose (slow) work runs at the same time; the rest wait their turn
 _RUNBOOK_NAME = re.compile(r"^\d{2}-[a-z0-9-]+\.md$")
 ACKS = {
     parsing.Request: "Submitting your request…",
@@ -65,6 +68,7 @@ def ephemeral(text: str) -> JSONResponse:
 class _Routes:
     def __init__(self, ep: Endpoints) -> None:
         self.ep = ep
+        self._command_slots = asyncio.Semaphore(COMMAND_SLOTS)
 
     async def command(self, request: Request) -> Response:
         ep = self.ep
@@ -86,8 +90,19 @@ class _Routes:
             return ephemeral(error.reply)
         if isinstance(parsed, parsing.Help):
             return ephemeral(parsing.USAGE)
-        ep.spawn(_run_command(ep.core, parsed, slash))
-        return ephemeral(ACKS.get(type(parsed), "Working on it…"))
+        # The work starts once the acknowledgement is on its way (Mattermost waits for it, the user
+        # sees it), and at most COMMAND_SLOTS commands work at once, so a burst of commands does not
+        # slow every acknowledgement down with the work of the others.
+        response = ephemeral(ACKS.get(type(parsed), "Working on it…"))
+        response.background = BackgroundTask(self._start, _run_command(ep.core, parsed, slash))
+        return response
+
+    async def _start(self, work: Coroutine[Any, Any, None]) -> None:
+        self.ep.spawn(self._limited(work))
+
+    async def _limited(self, work: Coroutine[Any, Any, None]) -> None:
+        async with self._command_slots:
+            await work
 
     async def action(self, request: Request) -> Response:
         ep = self.ep
