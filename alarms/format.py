@@ -35,6 +35,8 @@ PROP_ROLE = "jit_alarm_role"
 PROP_STATUS = "jit_alarm_status"
 PROP_FLAP = "jit_alarm_flap"
 PROP_RESOLVED_AT = "jit_alarm_resolved_at"
+# A resolved root that a muted ALARM opened again (the quiet reply went to its thread).
+PROP_REOPENED_AT = "jit_alarm_reopened_at"
 
 
 class AlarmPostSettings(BaseModel):
@@ -58,6 +60,12 @@ class RootInfo(BaseModel):
     episode: datetime
     resolved: bool
     flap_count: int = 0
+    reopened_at: datetime | None = None  # a muted ALARM re-opened this resolved episode
+
+    @property
+    def firing_since(self) -> datetime:
+        """When the current firing began: the episode start, or the muted re-ALARM that re-opened it."""
+        return self.reopened_at or self.episode
 
 
 def episode_key(when: datetime) -> str:
@@ -69,9 +77,10 @@ def decide_thread_action(notification: AlarmNotification, existing_root: RootInf
     OK resolves an open episode; OK without an open episode posts nothing (a fresh alarm settling,
     or an OK that was already handled). INSUFFICIENT_DATA is a note in an open thread, else nothing:
     our alarms have no InsufficientDataActions and treat missing data as not breaching.
-    Anything older than the open episode's start is a late duplicate and is ignored."""
+    Anything older than the open episode's start (or its re-opening by a muted ALARM) is a late
+    duplicate and is ignored."""
     is_open = existing_root is not None and not existing_root.resolved
-    if is_open and existing_root is not None and notification.state_change_time <= existing_root.episode:
+    if is_open and existing_root is not None and notification.state_change_time <= existing_root.firing_since:
         return "ignore"
     match notification.new_state:
         case "ALARM":
@@ -107,12 +116,17 @@ def root_info(
     except ValueError:
         return None
     flaps = [_prop_int((r.get("props") or {}).get(PROP_FLAP)) for r in by_author(replies, author)]
+    try:
+        reopened = datetime.fromisoformat(str(props[PROP_REOPENED_AT])) if props.get(PROP_REOPENED_AT) else None
+    except ValueError:
+        reopened = None
     return RootInfo(
         post_id=str(root_post.get("id", "")),
         alarm_name=str(props[PROP_NAME]),
         episode=episode,
         resolved=props.get(PROP_STATUS) == "resolved",
         flap_count=max(flaps, default=0),
+        reopened_at=reopened,
     )
 
 
@@ -322,7 +336,7 @@ def format_duration(duration: timedelta) -> str:
 def format_ok_reply(
     notification: AlarmNotification, definition: AlarmDefinition | None, root: RootInfo
 ) -> dict[str, Any]:
-    duration = format_duration(notification.state_change_time - root.episode)
+    duration = format_duration(notification.state_change_time - root.firing_since)
     reason = neutralise(describe_reason(notification, definition), 500)
     message = f":white_check_mark: **{neutralise(root.alarm_name, 255)}** is OK again after {duration}: {reason}"
     return _reply(root, message, {PROP_STATUS: "resolved"})
@@ -365,6 +379,31 @@ def mark_root_resolved(root_post: Mapping[str, Any], duration: timedelta, resolv
         PROP_STATUS: "resolved",
         PROP_RESOLVED_AT: resolved_at.isoformat(),
     }
-    message = str(root_post.get("message", ""))
-    header = f":white_check_mark: **Resolved** after {format_duration(duration)}\n"
+    message = _without_status_header(str(root_post.get("message", "")))
+    header = f"{RESOLVED_HEADER} after {format_duration(duration)}\n"
     return {"message": (header + message)[:MAX_POST_CHARS], "props": props}
+
+
+RESOLVED_HEADER = ":white_check_mark: **Resolved**"
+REOPENED_HEADER = ":mute: **ALARM again while muted**"
+
+
+def _without_status_header(message: str) -> str:
+    first, newline, rest = message.partition("\n")
+    return rest if newline and first.startswith((RESOLVED_HEADER, REOPENED_HEADER)) else message
+
+
+def mark_root_reopened(root_post: Mapping[str, Any], since: datetime, severity_color: str) -> dict[str, Any]:
+    """Patch for a resolved root whose alarm fired again while muted: open again (so the next
+    INSUFFICIENT_DATA and OK are shown in its thread and on it), with a header instead of a mention."""
+    props = dict(root_post.get("props") or {})
+    attachments = [dict(a) | {"color": severity_color} for a in props.get("attachments") or []]
+    props |= {"attachments": attachments, PROP_STATUS: "open", PROP_REOPENED_AT: since.isoformat()}
+    props.pop(PROP_RESOLVED_AT, None)
+    message = _without_status_header(str(root_post.get("message", "")))
+    header = f"{REOPENED_HEADER} since {since.strftime('%H:%M UTC')}\n"
+    return {"message": (header + message)[:MAX_POST_CHARS], "props": props}
+
+
+def severity_color(definition: AlarmDefinition | None) -> str:
+    return SEVERITY_STYLE[_severity(definition)][0]

@@ -19,6 +19,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 COLD_RUNS = 11
 LATENCY_SAMPLES = 60
+BURST_CLIENTS = 50
+BURST_ROUNDS = 6  # each client: a create then a read, this many times
 
 _IMPORT_ONLY = "import time; t=time.perf_counter(); import backend.handlers.api; print(time.perf_counter()-t)"
 _COLD_START = """
@@ -175,6 +177,53 @@ def run() -> list[tuple[str, str, str]]:
                 "includes StartExecution; each grant completes before the next approve",
             )
         )
+        from backend.api.client import JitApiClient
+        from backend.api.signing import RequestSigner
+
+        # A generous client timeout: "dropped" means no answer at all, not a slow one on a busy machine.
+        patient = JitApiClient(stack.api_url, RequestSigner(stack.signing_key(), stack.config.audience), timeout=60)
+        rows.extend(_burst(patient, body, alice))
     finally:
         stack.stop()
     return rows
+
+
+def _burst(client: Any, body: Any, actor: Any) -> list[tuple[str, str, str]]:
+    """50 clients at once, each creating and reading requests: latency, and nothing dropped."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    barrier = threading.Barrier(BURST_CLIENTS)
+
+    failures: Counter[str] = Counter()
+
+    def one_client(_: int) -> tuple[list[float], list[float], int]:
+        creates, reads, failed = [], [], 0
+        barrier.wait()
+        for _round in range(BURST_ROUNDS):
+            try:
+                t = time.perf_counter()
+                view = client.create_request(body())
+                creates.append(time.perf_counter() - t)
+                t = time.perf_counter()
+                client.get_request(actor, view.request_id)
+                reads.append(time.perf_counter() - t)
+            except Exception as error:  # noqa: BLE001 - any failure is a dropped or failed request
+                failed += 1
+                failures[f"{type(error).__name__}: {str(error)[:60]}"] += 1
+        return creates, reads, failed
+
+    with ThreadPoolExecutor(BURST_CLIENTS) as pool:
+        results = list(pool.map(one_client, range(BURST_CLIENTS)))
+    creates = [x for r in results for x in r[0]]
+    reads = [x for r in results for x in r[1]]
+    failed = sum(r[2] for r in results)
+    total = BURST_CLIENTS * BURST_ROUNDS * 2
+    c50, c99 = _percentiles(creates) if creates else (0.0, 0.0)
+    r50, r99 = _percentiles(reads) if reads else (0.0, 0.0)
+    note = f"{BURST_CLIENTS} concurrent signed clients, {total} requests"
+    return [
+        ("API burst: dropped or failed", f"{failed} of {total}", f"must be 0; {note}; {dict(failures) or ''}"),
+        ("API burst create p50 / p99", f"{c50 * 1000:.0f} / {c99 * 1000:.0f} ms", note),
+        ("API burst read p50 / p99", f"{r50 * 1000:.0f} / {r99 * 1000:.0f} ms", note),
+    ]

@@ -7,6 +7,7 @@ time from a click to the updated card, through the Mattermost emulator, the bot 
 from __future__ import annotations
 
 import base64
+import contextlib
 import logging
 import os
 import secrets
@@ -21,6 +22,9 @@ from typing import Any
 
 CONCURRENT_COMMANDS = 50
 CLICKS = 20
+RESTARTS = 10
+OUTAGE_DMS = 20
+SESSION_HOLD_SECONDS = 1.5  # a Mattermost that restarts stays up a while in between (Backoff.stable_after)
 
 
 def _percentile(values: list[float], pct: float) -> float:
@@ -90,6 +94,8 @@ def run() -> list[tuple[str, str, str]]:
         try:
             acks = _ack_latencies(emulator)
             clicks = _click_latencies(emulator)
+            reconnects = _reconnect_times(emulator, bot)
+            missed, twice, catch_up = _outage_dms(emulator, bot)
         finally:
             bot.stop()
             emulator.stop()
@@ -99,6 +105,17 @@ def run() -> list[tuple[str, str, str]]:
         ("bot slash-command ack p99", f"{_percentile(acks, 99) * 1000:.1f} ms", f"{CONCURRENT_COMMANDS} concurrent"),
         ("bot click-to-card-update p50", f"{statistics.median(clicks) * 1000:.1f} ms", f"{CLICKS} clicks"),
         ("bot click-to-card-update p99", f"{_percentile(clicks, 99) * 1000:.1f} ms", f"{CLICKS} clicks"),
+        (
+            "bot websocket back after a restart (max)",
+            f"{max(reconnects):.2f} s",
+            f"target <= 5 s; {RESTARTS} restarts in a row dropping TCP, default back-off; "
+            f"median {statistics.median(reconnects):.2f} s, from Mattermost listening again",
+        ),
+        (
+            "bot DMs missed across an outage",
+            f"{missed} of {OUTAGE_DMS}",
+            f"must be 0; {twice} answered twice; all answered {catch_up:.2f} s after Mattermost was back",
+        ),
     ]
 
 
@@ -134,6 +151,58 @@ def _click_latencies(emulator: Any) -> list[float]:
         _wait(lambda c=card, b=before: emulator.stored_post(c["id"])["props"]["jit_version"] > b)
         latencies.append(time.perf_counter() - started)
     return latencies
+
+
+def _reconnect_times(emulator: Any, bot: Any) -> list[float]:
+    """Mattermost restarts (killed: TCP dropped) 10 times; how long until the bot is back each time."""
+    socket_ = bot.runtime.websocket
+    _wait(lambda: socket_.connected)
+    times = []
+    for _ in range(RESTARTS):
+        time.sleep(SESSION_HOLD_SECONDS)
+        before = socket_.connections
+        emulator.stop(drop_tcp=True)
+        emulator.start()
+        listening = time.perf_counter()
+        _wait(lambda b=before: socket_.connections > b and socket_.connected, timeout=60)
+        times.append(time.perf_counter() - listening)
+    return times
+
+
+def _outage_dms(emulator: Any, bot: Any) -> tuple[int, int, float]:
+    """DMs sent while Mattermost is down, then it comes back: (missed, answered twice, seconds)."""
+    socket_ = bot.runtime.websocket
+    bot_id = emulator.user("jit-bot").id
+    users = ("alice", "bob", "carol", "dave")
+    channels = {}
+    with emulator.mm.store.lock:
+        for user in users:
+            channels[user] = emulator.mm.store.direct_channel(emulator.user(user).id, bot_id).id
+    _wait(lambda: socket_.connected)
+    time.sleep(SESSION_HOLD_SECONDS)
+    emulator.stop(drop_tcp=True)
+    sent = [
+        emulator.post_as(user=users[n % 4], channel=channels[users[n % 4]], message="help")["id"]
+        for n in range(OUTAGE_DMS)
+    ]
+    emulator.start()
+    back = time.perf_counter()
+
+    def answers() -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for user in users:
+            for post in emulator.direct_posts(user, "jit-bot"):
+                target = post["props"].get("jit_reply_to")
+                if post["user_id"] == bot_id and target in sent:
+                    counts[target] = counts.get(target, 0) + 1
+        return counts
+
+    with contextlib.suppress(TimeoutError):  # counted as missed below
+        _wait(lambda: len(answers()) == len(sent), timeout=60)
+    took = time.perf_counter() - back
+    time.sleep(1.0)  # anything answered twice would show by now
+    counts = answers()
+    return len(sent) - len(counts), sum(1 for n in counts.values() if n > 1), took
 
 
 def _newest_card(emulator: Any, n: int) -> dict[str, Any] | None:

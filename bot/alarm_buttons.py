@@ -87,7 +87,7 @@ class AlarmButtons:
             by = username(str(props[alarm_posts.PROP_ACKED_BY]))
             return {"ephemeral_text": f"Already acknowledged by {by}."}
         message, new_props = alarm_posts.acknowledged(root_post, ctx, who, now, self._action_url, self._signer.sign)
-        await self._mm.replace_post(post_id, message, new_props)
+        await self._mm.patch_post(post_id, message, new_props)
         await self._reply(post_id, ctx, f":eyes: {username(who)} acknowledged at {alarm_posts.hhmm(now)}.")
         log.info("alarm %s acknowledged by %s", ctx.alarm_name, who)
         return {"ephemeral_text": f"You acknowledged {ctx.alarm_name}."}
@@ -99,7 +99,7 @@ class AlarmButtons:
         if until is not None and now < until:
             return {"ephemeral_text": f"Already muted until {alarm_posts.hhmm(until)}."}
         message, new_props, until = alarm_posts.muted(root_post, ctx, who, now, self._action_url, self._signer.sign)
-        await self._mm.replace_post(post_id, message, new_props)
+        await self._mm.patch_post(post_id, message, new_props)
         await self._reply(
             post_id,
             ctx,

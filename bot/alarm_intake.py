@@ -28,8 +28,10 @@ from alarms.format import (
     format_gap_reply,
     format_ok_reply,
     latest_root,
+    mark_root_reopened,
     mark_root_resolved,
     root_info,
+    severity_color,
 )
 from alarms.runbook import Runbook
 from alarms.sns import SeenMessages, SnsMessage
@@ -115,13 +117,11 @@ class AlarmIntake:
         if action == "ignore":
             return "nothing to post"
         if action == "new_root":
+            until = alarm_posts.muted_until(root_post) if root_post is not None else None
+            if root is not None and root_post is not None and until is not None and self._clock() < until:
+                return await self._muted(message_id, notification, root_post, root, until, done=done)
             if done:
                 return "already posted"
-            until = alarm_posts.muted_until(root_post) if root_post is not None else None
-            if root is not None and until is not None and self._clock() < until:
-                muted = alarm_posts.muted_reply(notification, definition, root, until)
-                await self._post(muted, notification, message_id)
-                return "muted: replied in the last thread"
             section = self._runbook.sections.get(notification.alarm_name)
             post = format_alarm_post(notification, definition, section, self._runbook.escalation, self._settings)
             await self._post(post, notification, message_id)
@@ -142,10 +142,29 @@ class AlarmIntake:
         if not done:
             await self._post(format_ok_reply(notification, definition, root), notification, message_id)
         patch = mark_root_resolved(
-            root_post, notification.state_change_time - root.episode, notification.state_change_time
+            root_post, notification.state_change_time - root.firing_since, notification.state_change_time
         )
-        await self._mm.replace_post(root.post_id, str(patch["message"]), dict(patch["props"]))
+        await self._mm.patch_post(root.post_id, str(patch["message"]), dict(patch["props"]))
         return "resolved"
+
+    async def _muted(
+        self,
+        message_id: str,
+        notification: AlarmNotification,
+        root_post: Json,
+        root: RootInfo,
+        until: datetime,
+        *,
+        done: bool,
+    ) -> str:
+        """Quiet: a reply in the last thread, and that resolved root is open again, so the
+        INSUFFICIENT_DATA and OK that follow are shown there (docs/alarms-in-chat.md)."""
+        definition = definition_for(notification.alarm_name)
+        if not done:
+            await self._post(alarm_posts.muted_reply(notification, definition, root, until), notification, message_id)
+        reopened = mark_root_reopened(root_post, notification.state_change_time, severity_color(definition))
+        await self._mm.patch_post(root.post_id, str(reopened["message"]), dict(reopened["props"]))
+        return "muted: replied in the last thread, root open again"
 
     async def _post(self, post: Mapping[str, Any], notification: AlarmNotification, message_id: str) -> None:
         tagged = alarm_posts.tag(dict(post), notification, message_id)

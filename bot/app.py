@@ -19,11 +19,13 @@ from urllib.parse import parse_qsl
 
 from pydantic import ValidationError
 from starlette.applications import Starlette
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from alarms.sns import SeenMessages, SnsMessage, SnsRejected, SnsVerifier, route
+from backend.api.client import BackendError, BackendUnavailable
 from bot.alarm_buttons import AlarmButtons
 from bot.alarm_context import is_alarm_context
 from bot.alarm_intake import AlarmIntake
@@ -40,6 +42,7 @@ from bot.metrics import CONTENT_TYPE, BotMetrics
 log = logging.getLogger("bot.app")
 
 MAX_BODY = 256 * 1024  # SNS messages are at most 256 KiB; commands, clicks and dialogs are far smaller
+COMMAND_SLOTS = 8  # slash commands whose (slow) work runs at the same time; the rest wait their turn
 _RUNBOOK_NAME = re.compile(r"^\d{2}-[a-z0-9-]+\.md$")
 ACKS = {
     parsing.Request: "Submitting your request…",
@@ -98,6 +101,7 @@ def _too_large() -> JSONResponse:
 class _Routes:
     def __init__(self, ep: Endpoints) -> None:
         self.ep = ep
+        self._command_slots = asyncio.Semaphore(COMMAND_SLOTS)
 
     async def command(self, request: Request) -> Response:
         ep = self.ep
@@ -135,8 +139,19 @@ class _Routes:
             ep.metrics.commands.labels(command_name, "help").inc()
             return ephemeral(parsing.USAGE)
         ep.metrics.commands.labels(command_name, "accepted").inc()
-        ep.spawn(_run_command(ep.core, parsed, slash))
-        return ephemeral(ACKS.get(type(parsed), "Working on it…"))
+        # The work starts once the acknowledgement is on its way (Mattermost waits for it, the user
+        # sees it), and at most COMMAND_SLOTS commands work at once, so a burst of commands does not
+        # slow every acknowledgement down with the work of the others.
+        response = ephemeral(ACKS.get(type(parsed), "Working on it…"))
+        response.background = BackgroundTask(self._start, _run_command(ep.core, parsed, slash))
+        return response
+
+    async def _start(self, work: Coroutine[Any, Any, None]) -> None:
+        self.ep.spawn(self._limited(work))
+
+    async def _limited(self, work: Coroutine[Any, Any, None]) -> None:
+        async with self._command_slots:
+            await work
 
     async def action(self, request: Request) -> Response:
         ep = self.ep
@@ -217,6 +232,9 @@ class _Routes:
         except MattermostUnavailable:
             log.exception("lifecycle event not delivered to Mattermost; SNS will retry")
             return JSONResponse({"error": "mattermost unavailable"}, status_code=503)
+        except (BackendError, BackendUnavailable):
+            log.exception("lifecycle event: the backend refused placing a card; SNS will retry")
+            return JSONResponse({"error": "backend unavailable"}, status_code=503)
         return JSONResponse({"status": "ok"})
 
     async def runbook(self, request: Request) -> Response:

@@ -20,6 +20,10 @@ from bot.mattermost.client import MattermostClient
 
 log = logging.getLogger("bot.cards")
 
+FINAL = frozenset(
+    {RequestStatus.REVOKED, RequestStatus.DENIED, RequestStatus.EXPIRED, RequestStatus.CANCELLED, RequestStatus.ERROR}
+)
+
 
 class Cards:
     def __init__(
@@ -72,13 +76,14 @@ class Cards:
                 [("approve", "Approve", "success"), ("deny", "Deny", "danger")],
             )
         message, props = posts.card(view, actions)
-        await self._mm.replace_post(view.card.post_id, message, props)
+        await self._mm.patch_post(view.card.post_id, message, props)
         return True
 
     async def opened(self, view: RequestView) -> None:
         """The thread's first line (the ``request.created`` event came before the card existed)."""
         if view.card is not None:
-            await self._mm.create_post(view.card.channel_id, posts.opened_line(view), root_id=view.card.post_id)
+            props = {posts.PROP_OPENED: view.request_id}
+            await self._mm.create_post(view.card.channel_id, posts.opened_line(view), props, root_id=view.card.post_id)
 
     async def add_history(self, event: LifecycleEvent) -> None:
         view = event.request
@@ -88,6 +93,8 @@ class Cards:
         thread = posts.own_posts(await self._mm.thread_posts(view.card.post_id), self._mm.bot_user_id)
         if any((p.get("props") or {}).get(posts.PROP_EVENT) == event.event_id for p in thread):
             return
+        if event.type == "request.created" and any(posts.PROP_OPENED in (p.get("props") or {}) for p in thread):
+            return  # the thread's opening line already says it
         await self._mm.create_post(
             view.card.channel_id, line, {posts.PROP_EVENT: event.event_id}, root_id=view.card.post_id
         )
@@ -111,4 +118,21 @@ class Cards:
                 [("extend", "Extend", "primary"), ("done", "I'm done", "default")],
             )
             props["attachments"] = [{"fallback": "Extend or end your access", "text": "", "actions": buttons}]
-            await self._mm.replace_post(str(created["id"]), text, props)
+            await self._mm.patch_post(str(created["id"]), text, props)
+
+    async def retire_dm_buttons(self, view: RequestView) -> None:
+        """Once a request is final its DM buttons (Extend / I'm done) can do nothing: remove them.
+
+        Idempotent: a DM without attachments is left alone, so redelivery and replicas are harmless.
+        """
+        if view.status not in FINAL:
+            return
+        channel_id = await self._mm.direct_channel(view.requester.user_id)
+        for post in await self._mm.recent_posts(channel_id):
+            props = post.get("props") or {}
+            if props.get(posts.PROP_REQUEST) != view.request_id or not props.get("attachments"):
+                continue
+            if post.get("user_id") != self._mm.bot_user_id:
+                continue
+            kept = {k: v for k, v in props.items() if k != "attachments"}
+            await self._mm.patch_post(str(post["id"]), str(post.get("message", "")), kept)

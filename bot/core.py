@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from backend.api.client import BackendError
 from backend.api.contract import CreateRequestBody, RequestView
 from backend.domain.models import RequestStatus
 from bot import posts
@@ -40,17 +41,36 @@ class Core:
     async def submit_request(self, body: CreateRequestBody) -> RequestView:
         """Create the request, then post its card and record where it is (any replica edits it later)."""
         view = await self.backend.run(lambda c: c.create_request(body))
-        if view.card is not None:
-            return view  # a retried create: the card already exists
         try:
-            post_id = await self.cards.place(view, self.approvals_channel_id)
-            channel_id = self.approvals_channel_id
-            placed = await self.backend.run(lambda c: c.place_card(body.actor, view.request_id, channel_id, post_id))
-            await self.cards.render(placed)
-            await self.cards.opened(placed)
+            return await self.ensure_card(view)
         except MattermostUnavailable:
+            # The request.created event (or SNS redelivering it) posts the card later.
             log.exception("could not post the card for %s", view.request_id)
             return view
+
+    async def ensure_card(self, view: RequestView) -> RequestView:
+        """A PENDING request without a card gets one: post it, then place it with the backend.
+
+        Placement is conditional (the first card placed stays), so when replicas or a slash command
+        and an event race, one card wins and every loser deletes its own post.
+        """
+        if view.card is not None or view.status is not RequestStatus.PENDING:
+            return view
+        channel_id = self.approvals_channel_id
+        post_id = await self.cards.place(view, channel_id)
+        try:
+            placed = await self.backend.run(
+                lambda c: c.place_card(view.requester, view.request_id, channel_id, post_id)
+            )
+        except BackendError:
+            await self.mm.delete_post(post_id)  # the backend said no: the post is recorded nowhere
+            raise
+        if placed.card is None or placed.card.post_id != post_id:
+            log.info("card for %s placed by another replica; deleting post %s", view.request_id, post_id)
+            await self.mm.delete_post(post_id)
+            return placed
+        await self.cards.render(placed)
+        await self.cards.opened(placed)
         return placed
 
 

@@ -46,11 +46,16 @@ class LifecycleHandler:
             log.info("lifecycle event %s (%s) already handled", event.event_id, event.type)
             return
         if event.request is not None:
-            await self._core.cards.render(event.request)
+            # A request created without the bot (the signed API, jit-admin, a bot that died before
+            # placing the card) gets its card from its first event while it is still pending.
+            view = await self._core.ensure_card(event.request)
+            event = event.model_copy(update={"request": view})
+            await self._core.cards.render(view)
             await self._core.cards.add_history(event)
             await self._core.cards.tell_requester(event)
             if event.type == "request.expired":  # a stuck approval chain must be visible
                 await self._tell_oncall(event)
+            await self._core.cards.retire_dm_buttons(view)
         else:
             await self._tell_oncall(event)
         self._seen.mark(event.event_id)  # only after success: a failed post is retried by SNS

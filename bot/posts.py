@@ -18,6 +18,7 @@ Props = dict[str, Any]
 PROP_REQUEST: Final = "jit_request_id"
 PROP_VERSION: Final = "jit_version"
 PROP_EVENT: Final = "jit_event_id"
+PROP_OPENED: Final = "jit_opened"  # the card thread's first line (says what request.created would)
 PROP_SYSTEM: Final = "jit_system_event"  # type and detail of a drift or break-glass event
 
 _COLOURS: Final = {

@@ -212,13 +212,14 @@ class DynamoRequestStore:
                 TableName=tables.REQUESTS,
                 Key={"request_id": {"S": request_id}},
                 UpdateExpression="SET card = :card",
-                ConditionExpression="attribute_exists(request_id)",
+                # The first card placed stays: two bot replicas racing to post a card both call this.
+                ConditionExpression="attribute_exists(request_id) AND (attribute_not_exists(card) OR card = :card)",
                 ExpressionAttributeValues={":card": _serializer.serialize(card.model_dump())},
                 ReturnValues="ALL_NEW",
             )
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                raise RequestNotFound(f"no request {request_id}") from exc
+                return self.get(request_id)  # RequestNotFound, or the request with the card that won
             raise
         return request_from_item(_from_attrs(response["Attributes"]))
 

@@ -61,7 +61,9 @@ class RequestStore(Protocol):
     def save(self, before: AccessRequest, after: AccessRequest, entry: AuditEntry, event_payload: str) -> None:
         """One conditional write on ``before.version``; audit and outbox in the same transaction."""
 
-    def set_card(self, request_id: str, card: CardRef) -> AccessRequest: ...
+    def set_card(self, request_id: str, card: CardRef) -> AccessRequest:
+        """Record the request's card unless one is recorded already (the first placed stays);
+        returns the request as stored, so a caller whose card lost can tell."""
 
     def list_by_requester(self, requester_id: str, limit: int) -> list[AccessRequest]: ...
 

@@ -218,11 +218,16 @@ class MattermostClient:
         post: Json = await self._run(self.driver.posts.get_post, post_id)
         return post
 
-    async def replace_post(self, post_id: str, message: str, props: Json) -> Json:
-        """PUT /posts/{id}: a full replacement (props included): docs/architecture.md, "Bot account and posts"."""
-        body = {"id": post_id, "message": message, "props": props}
-        post: Json = await self._run(self.driver.posts.update_post, post_id, body)
+    async def patch_post(self, post_id: str, message: str, props: Json) -> Json:
+        """PUT /posts/{id}/patch with message and props only: ``props`` is replaced as a whole (so
+        buttons left out are gone), every other field (``is_pinned``, files, ...) stays as it is.
+        A full ``PUT /posts/{id}`` would blank what it does not carry, an admin's pin included."""
+        body = {"message": message, "props": props}
+        post: Json = await self._run(self.driver.posts.patch_post, post_id, body)
         return post
+
+    async def delete_post(self, post_id: str) -> None:
+        await self._run(self.driver.posts.delete_post, post_id)
 
     async def thread_posts(self, post_id: str) -> list[Json]:
         found: Json = await self._run(self.driver.posts.get_thread, post_id)
@@ -233,6 +238,17 @@ class MattermostClient:
             self.driver.posts.get_posts_for_channel, channel_id, {"page": 0, "per_page": per_page}
         )
         return [found["posts"][i] for i in found.get("order", []) if i in found.get("posts", {})]
+
+    async def direct_channel_ids(self) -> list[str]:
+        """The bot's direct-message channels (GET /users/me/channels: every channel it is in)."""
+        found: list[Json] = await self._run(self.driver.client.get, "/users/me/channels")
+        return [str(c["id"]) for c in found if c.get("type") == "D"]
+
+    async def posts_since(self, channel_id: str, since_ms: int) -> list[Json]:
+        """Posts created or edited after ``since_ms`` (Mattermost ignores paging with ``since``), oldest first."""
+        found: Json = await self._run(self.driver.posts.get_posts_for_channel, channel_id, {"since": since_ms})
+        listed = [found["posts"][i] for i in found.get("order", []) if i in found.get("posts", {})]
+        return sorted(listed, key=lambda p: int(p.get("create_at", 0)))
 
     async def open_dialog(self, trigger_id: str, url: str, dialog: Json) -> None:
         await self._run(

@@ -64,6 +64,7 @@ class WsPost(_Inbound):
     message: str = ""
     type: str = ""
     props: dict[str, Any] = Field(default_factory=dict)
+    create_at: int = 0
 
 
 class WsEvent(_Inbound):

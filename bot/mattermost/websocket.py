@@ -1,8 +1,11 @@
 """A mattermostdriver ``Websocket`` that works over wss, reconnects after every kind of close and
 closes cleanly (the driver's bugs: docs/architecture.md, "Websocket").
 
-Reconnects use exponential backoff with jitter, reset after each successful ``hello``. The
-handler is awaited inline, so it must be quick: the bot's handler only schedules work.
+Reconnects use exponential backoff with jitter. The backoff starts afresh after any session that
+received ``hello`` and stayed up for ``Backoff.stable_after`` seconds, however it ended (a normal
+close, 1011, 1012 or a dropped TCP stream: a restarting Mattermost drops TCP), so a server that
+restarts now and then is reconnected to within a second every time. The handler is awaited
+inline, so it must be quick: the bot's handler only schedules work.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import json
 import logging
 import random
 import ssl
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +36,8 @@ class Backoff:
 
     base: float = 0.5
     cap: float = 30.0
+    # A session that authenticated and lasted this long was healthy: the next wait starts from ``base``.
+    stable_after: float = 1.0
 
     def delay(self, attempt: int, rng: Callable[[], float] = random.random) -> float:
         ceiling: float = min(self.cap, self.base * 2.0 ** min(attempt, 30))
@@ -56,10 +62,13 @@ class ReconnectingWebsocket(Websocket):  # type: ignore[misc]  # untyped third-p
         token: str,
         backoff: Backoff | None = None,
         rng: Callable[[], float] = random.random,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(options, token)
         self._backoff = backoff or Backoff()
         self._rng = rng
+        self._monotonic = monotonic
+        self._hello_at: float | None = None  # when the current session authenticated
         self._socket: ClientConnection | None = None
         self._stopped = asyncio.Event()
         self.connected = False
@@ -75,9 +84,9 @@ class ReconnectingWebsocket(Websocket):  # type: ignore[misc]  # untyped third-p
         self._alive = True
         attempt = 0
         while self._alive:
+            self._hello_at = None
             try:
                 await self._session(event_handler)
-                attempt = 0  # it authenticated and later closed: start the backoff afresh
             except (TimeoutError, OSError, websockets.WebSocketException, ValueError) as exc:
                 log.warning("websocket to %s failed: %s", self.url, type(exc).__name__)
             finally:
@@ -85,6 +94,8 @@ class ReconnectingWebsocket(Websocket):  # type: ignore[misc]  # untyped third-p
                 self._socket = None
             if not self._alive:
                 break
+            if self._was_stable():
+                attempt = 0  # a healthy session ended, however it closed: start the backoff afresh
             delay = self._backoff.delay(attempt, self._rng)
             attempt += 1
             log.info("websocket reconnecting in %.2f s (attempt %d)", delay, attempt)
@@ -99,12 +110,17 @@ class ReconnectingWebsocket(Websocket):  # type: ignore[misc]  # untyped third-p
             if not self._alive:
                 return
             await self._authenticate(socket, event_handler)
+            self._hello_at = self._monotonic()
             self.connected = True
             self.connections += 1
             log.info("websocket connected to %s", self.url)
             async for message in socket:
                 await event_handler(message if isinstance(message, str) else message.decode())
             log.info("websocket closed by the server (code %s)", socket.close_code)
+
+    def _was_stable(self) -> bool:
+        hello_at = self._hello_at
+        return hello_at is not None and self._monotonic() - hello_at >= self._backoff.stable_after
 
     async def _authenticate(self, socket: ClientConnection, event_handler: Handler) -> None:
         challenge = {"seq": 1, "action": "authentication_challenge", "data": {"token": self._token}}

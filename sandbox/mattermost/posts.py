@@ -83,7 +83,8 @@ def apply_integration_update(original: Post, update: dict[str, Any], now_ms: int
 
 
 def apply_put(original: Post, body: dict[str, Any], now_ms: int) -> Post:
-    """PUT /posts/{id}: a full replacement; fields left out become blank."""
+    """PUT /posts/{id}: a full replacement; fields left out become blank (``is_pinned`` included:
+    the server copies it from the body, so an edit that omits it unpins the post)."""
     result = copy.deepcopy(original)
     result["message"] = str(body.get("message", ""))
     result["props"] = copy.deepcopy(body.get("props") or {})
@@ -91,14 +92,14 @@ def apply_put(original: Post, body: dict[str, Any], now_ms: int) -> Post:
         if key in original.get("props", {}):
             result["props"][key] = original["props"][key]
     result["file_ids"] = list(body.get("file_ids") or [])
-    result["is_pinned"] = bool(body.get("is_pinned", original.get("is_pinned", False)))
+    result["is_pinned"] = bool(body.get("is_pinned", False))
     result["edit_at"] = now_ms
     result["update_at"] = now_ms
     return result
 
 
 def apply_patch(original: Post, body: dict[str, Any], now_ms: int) -> Post:
-    """PUT /posts/{id}/patch: only the fields sent change."""
+    """PUT /posts/{id}/patch: only the fields sent change; ``props``, when sent, is replaced whole."""
     result = copy.deepcopy(original)
     for key in ("message", "is_pinned", "file_ids", "has_reactions"):
         if key in body:

@@ -30,6 +30,7 @@ class Call:
 
 
 Reply = tuple[int, Any]
+MAX_POSTS_SINCE = 1000  # the server caps the answer to a `since` query
 Handler = Callable[[Mattermost, Call], Reply]
 
 
@@ -155,6 +156,21 @@ def patch_post(mm: Mattermost, call: Call) -> Reply:
     return 200, mm.edit_post(call.me, call.params["post_id"], call.body, patch=True)
 
 
+def delete_post(mm: Mattermost, call: Call) -> Reply:
+    mm.delete_post(call.me, call.params["post_id"])
+    return 200, {"status": "OK"}
+
+
+def pin_post(mm: Mattermost, call: Call) -> Reply:
+    mm.set_pinned(call.me, call.params["post_id"], pinned=True)
+    return 200, {"status": "OK"}
+
+
+def unpin_post(mm: Mattermost, call: Call) -> Reply:
+    mm.set_pinned(call.me, call.params["post_id"], pinned=False)
+    return 200, {"status": "OK"}
+
+
 def create_post_ephemeral(mm: Mattermost, call: Call) -> Reply:
     if not call.me.system_admin:  # create_post_ephemeral: system admins only by default
         raise AppError(403, "api.context.permissions.app_error", "You do not have permission.")
@@ -190,7 +206,20 @@ def get_posts_for_channel(mm: Mattermost, call: Call) -> Reply:
             if p["channel_id"] == call.params["channel_id"] and p["update_at"] > since
         ]
     found.sort(key=lambda p: p["create_at"], reverse=True)
+    if since:  # the server answers `since` with every post changed after it, ignoring page/per_page
+        return 200, _post_list(found[:MAX_POSTS_SINCE])
     return 200, _post_list(found[page * per_page : (page + 1) * per_page])
+
+
+def get_channels_for_user(mm: Mattermost, call: Call) -> Reply:
+    """GET /users/{user_id}/channels: every channel of every team the user is a member of."""
+    user_id = call.me.id if call.params["user_id"] == "me" else call.params["user_id"]
+    if user_id != call.me.id and not call.me.system_admin:
+        raise AppError(403, "api.context.permissions.app_error", "You do not have permission.")
+    with mm.store.lock:
+        mm.store.user(user_id)
+        mine = [c for c in mm.store.channels.values() if user_id in c.members]
+        return 200, [mm.store.channel_json(c) for c in mine]
 
 
 def get_post_thread(mm: Mattermost, call: Call) -> Reply:
@@ -336,10 +365,14 @@ HANDLERS: dict[str, Handler] = {
     "GetChannelByName": get_channel_by_name,
     "GetChannelByNameForTeamName": get_channel_by_name_for_team_name,
     "GetChannel": get_channel,
+    "GetChannelsForUser": get_channels_for_user,
     "CreatePost": create_post,
     "GetPost": get_post,
     "UpdatePost": update_post,
     "PatchPost": patch_post,
+    "PinPost": pin_post,
+    "DeletePost": delete_post,
+    "UnpinPost": unpin_post,
     "CreatePostEphemeral": create_post_ephemeral,
     "GetPostsForChannel": get_posts_for_channel,
     "GetPostThread": get_post_thread,

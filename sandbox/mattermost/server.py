@@ -49,6 +49,7 @@ class MattermostEmulator:
         self.limiter = RateLimiter(rate_limit, clock)  # off (no headers, no 429) unless rate_limit
         self._ws_ping_interval = ws_ping_interval
         self._server: uvicorn.Server | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
 
     # lifecycle -------------------------------------------------------------------------------------
@@ -81,6 +82,7 @@ class MattermostEmulator:
 
         def serve() -> None:
             loop = asyncio.new_event_loop()
+            self._loop = loop
             self.mm.hub.bind(loop)
             loop.call_soon(started.set)
             try:
@@ -98,21 +100,55 @@ class MattermostEmulator:
         if not server.started:
             raise RuntimeError("Mattermost emulator failed to start")
 
-    def stop(self) -> None:
+    def stop(self, *, drop_tcp: bool = False) -> None:
+        """Stop serving; ``drop_tcp`` ends every connection without a close frame, as a crashed or
+        killed server (or a restart behind a load balancer) does, instead of closing politely."""
         if self._server is None or self._thread is None:
             return
-        self.mm.hub.close_all()  # websocket clients see a close frame, not a dropped TCP stream
-        deadline = time.monotonic() + 2
-        while self.mm.hub.connection_count() and time.monotonic() < deadline:
-            time.sleep(0.01)
-        self._server.should_exit = True
+        if drop_tcp:
+            # Abort every connection, stop listening, and abort again until the server is gone, so
+            # no client sees a close frame, not even one that reconnected during the shutdown.
+            self._drop_connections(self._server)
+            self._server.should_exit = True
+            deadline = time.monotonic() + 10
+            while self._thread.is_alive() and time.monotonic() < deadline:
+                self._drop_connections(self._server)
+                self._thread.join(0.02)
+        else:
+            self.mm.hub.close_all()  # websocket clients see a close frame, not a dropped TCP stream
+            deadline = time.monotonic() + 2
+            while self.mm.hub.connection_count() and time.monotonic() < deadline:
+                time.sleep(0.01)
+            self._server.should_exit = True
         self._thread.join(10)
         self._server = None
         self._thread = None
 
-    def restart(self) -> None:
+    def _drop_connections(self, server: uvicorn.Server) -> None:
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+
+        done = threading.Event()
+
+        def abort_all() -> None:
+            if loop.is_closed():
+                return
+            for protocol in list(server.server_state.connections):
+                transport = getattr(protocol, "transport", None)
+                if transport is not None:
+                    transport.abort()  # RST, no close frame
+            done.set()
+
+        try:
+            loop.call_soon_threadsafe(abort_all)
+        except RuntimeError:  # the loop closed meanwhile: nothing left to drop
+            return
+        done.wait(1)
+
+    def restart(self, *, drop_tcp: bool = False) -> None:
         """Close every connection and serve again on the same port, keeping all state."""
-        self.stop()
+        self.stop(drop_tcp=drop_tcp)
         self.start()
 
     def __enter__(self) -> MattermostEmulator:

@@ -166,6 +166,30 @@ class Mattermost:
             updated = apply(original, body, self.now_ms())
             return self._replace(updated, actor)
 
+    def delete_post(self, actor: User, post_id: str) -> None:
+        """DELETE /posts/{id}: own posts, or with delete_others_posts (admins). Soft-deleted posts
+        (and a root's replies) are never returned again, so the emulator drops them."""
+        with self.store.lock:
+            post = self.store.post(post_id)
+            if post["user_id"] != actor.id and not actor.system_admin:
+                raise AppError(403, "api.context.permissions.app_error", "You do not have permission.")
+            gone = [p for p in self.store.posts.values() if post_id in {p["id"], p["root_id"]}]
+            for doomed in gone:
+                del self.store.posts[doomed["id"]]
+            deleted = dict(post) | {"delete_at": self.now_ms()}
+            self._broadcast("post_deleted", deleted, actor)
+
+    def set_pinned(self, actor: User, post_id: str, pinned: bool) -> None:
+        """POST /posts/{id}/pin and /unpin: anyone who can read the channel (read_channel)."""
+        with self.store.lock:
+            post = self.store.post(post_id)
+            channel = self.store.channel(post["channel_id"])
+            if actor.id not in channel.members and channel.type != "O" and not actor.system_admin:
+                raise AppError(403, "api.context.permissions.app_error", "You do not have permission.")
+            updated = dict(post) | {"is_pinned": pinned, "update_at": self.now_ms()}
+            self.store.posts[post_id] = updated
+            self._broadcast("post_edited", updated, actor)
+
     def _replace(self, updated: Post, actor: User) -> Post:
         rules.check_content(updated["message"], updated["props"])
         rules.fill_action_ids(updated["props"], new_id)

@@ -10,8 +10,8 @@ from botocore.exceptions import ClientError
 
 from backend.adapters import tables
 from backend.adapters.dynamodb_requests import DynamoRequestStore, audit_to_item, request_to_item
-from backend.domain.errors import ConcurrentUpdate, RequestAlreadyExists
-from backend.domain.models import RequestStatus
+from backend.domain.errors import ConcurrentUpdate, RequestAlreadyExists, RequestNotFound
+from backend.domain.models import CardRef, RequestStatus
 from backend.domain.ports import AuditEntry
 from backend.domain.timefmt import iso_z
 from tests.unit.world import BOB, T0, pending
@@ -83,3 +83,14 @@ def test_pending_requests_stay_out_of_the_end_time_index(stack, store):
     store.create(pending(), _entry("e1", None, RequestStatus.PENDING), "{}")
     assert "end_time" not in request_to_item(pending()) or request_to_item(pending())["end_time"] is None
     assert store.list_by_status(RequestStatus.PENDING, 10)[0].request_id == "r1"
+
+
+def test_the_first_card_placed_stays_and_placing_it_again_is_harmless(store):
+    store.create(pending(card=None), _entry("e1", None, RequestStatus.PENDING), "{}")
+    first, second = CardRef(channel_id="c", post_id="p1"), CardRef(channel_id="c", post_id="p2")
+    assert store.set_card("r1", first).card == first
+    assert store.set_card("r1", second).card == first  # the racing replica learns it lost
+    assert store.set_card("r1", first).card == first  # a retried placement of the winner
+    assert store.get("r1").card == first
+    with pytest.raises(RequestNotFound):
+        store.set_card("nothere", first)

@@ -153,3 +153,77 @@ def test_works_over_wss(tmp_path: Path, verify: str | bool) -> None:
 
     received = asyncio.run(scenario())
     assert any(json.loads(m).get("event") == "hello" for m in received)
+
+
+class EndsAbnormally(FakeMattermost):
+    """Authenticates, says hello, then ends the session the way a restarting server does."""
+
+    def __init__(self, ending: str) -> None:
+        super().__init__()
+        self.ending = ending
+
+    async def handler(self, socket: ServerConnection) -> None:
+        self.sessions += 1
+        await socket.recv()
+        await socket.send(json.dumps({"status": "OK", "seq_reply": 1}))
+        await socket.send(json.dumps({"event": "hello", "data": {}, "broadcast": {}, "seq": 0}))
+        if self.ending == "tcp-drop":
+            socket.transport.abort()  # no close frame: the stream just ends
+        else:
+            await socket.close(code=int(self.ending))
+
+
+class SteppingClock:
+    """Each reading is ``step`` seconds after the previous one: every session looks long-lived."""
+
+    def __init__(self, step: float) -> None:
+        self.now = 0.0
+        self.step = step
+
+    def __call__(self) -> float:
+        self.now += self.step
+        return self.now
+
+
+class RecordingBackoff(Backoff):
+    def __init__(self, delays: list[float], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        object.__setattr__(self, "_delays", delays)
+
+    def delay(self, attempt: int, rng: Any = None) -> float:
+        chosen = super().delay(attempt, lambda: 1.0)
+        self._delays.append(chosen)  # type: ignore[attr-defined]
+        return chosen
+
+
+@pytest.mark.parametrize("ending", ["1011", "1012", "tcp-drop"])
+def test_backoff_starts_afresh_after_every_healthy_session_however_it_ended(ending: str) -> None:
+    fake = EndsAbnormally(ending)
+    delays: list[float] = []
+
+    async def scenario() -> None:
+        async with serve(fake.handler, "127.0.0.1", 0) as server:
+            port = server.sockets[0].getsockname()[1]
+            backoff = RecordingBackoff(delays, base=0.005, cap=10.0, stable_after=1.0)
+            socket = ReconnectingWebsocket(options(port), TOKEN, backoff, monotonic=SteppingClock(5.0))
+            await run_until(socket, [], lambda: len(delays) >= 8)
+            assert socket.connections >= 8
+
+    asyncio.run(scenario())
+    # Eight restarts in a row, every one reconnected after the base delay: the wait never grows.
+    assert delays[:8] == [0.005] * 8
+
+
+def test_backoff_keeps_growing_while_sessions_end_right_after_hello() -> None:
+    fake = EndsAbnormally("tcp-drop")
+    delays: list[float] = []
+
+    async def scenario() -> None:
+        async with serve(fake.handler, "127.0.0.1", 0) as server:
+            port = server.sockets[0].getsockname()[1]
+            backoff = RecordingBackoff(delays, base=0.004, cap=10.0, stable_after=1.0)
+            socket = ReconnectingWebsocket(options(port), TOKEN, backoff, monotonic=SteppingClock(0.1))
+            await run_until(socket, [], lambda: len(delays) >= 4)
+
+    asyncio.run(scenario())
+    assert delays[:4] == [0.004, 0.008, 0.016, 0.032]  # a crash-looping server is not hammered

@@ -412,3 +412,49 @@ def test_two_replicas_subscribed_post_each_change_once(system: System) -> None:
     [root] = roots(system)
     assert len(replies(system, root["id"])) == 2  # one flap, one OK
     assert root["props"][PROP_STATUS] == "resolved"
+
+
+def publish_insufficient_data(system: System) -> None:
+    """What CloudWatch publishes for an alarm that has InsufficientDataActions (ours have none, so
+    the drill sends nothing; the bot must still show it when an operator adds them)."""
+    from backend.local.alarm_drill import notification
+
+    stack = system.stack
+    [alarm] = stack.clients.cloudwatch.describe_alarms(AlarmNames=[ERROR_RATE])["MetricAlarms"]
+    moment = stack.clock().replace(microsecond=0)
+    message = notification(alarm, "INSUFFICIENT_DATA", str(alarm["StateValue"]), None, stack.config.region, moment)
+    stack.clients.sns.publish(
+        TopicArn=stack.provisioned.alarms_topic_arn,
+        Subject=f'INSUFFICIENT_DATA: "{ERROR_RATE}"',
+        Message=json.dumps(message),
+    )
+
+
+def test_after_mute_the_quiet_alarms_resolution_is_shown_in_the_thread_and_on_the_root(system: System) -> None:
+    subscribed_bot(system)
+    system.stack.fire_alarm(ERROR_RATE, value=7.3)
+    [root] = roots(system)
+    assert system.mm.click(user="dave", post_id=root["id"], action_id="mute").status == 200
+    system.stack.advance(timedelta(minutes=5))
+    system.stack.fire_alarm(ERROR_RATE, "OK")
+    assert roots(system)[0]["props"][PROP_STATUS] == "resolved"
+    system.stack.advance(timedelta(minutes=5))
+    system.stack.fire_alarm(ERROR_RATE, value=6.5)  # muted: a quiet reply, and the root is open again
+    [reopened] = roots(system)
+    assert reopened["props"][PROP_STATUS] == "open"
+    assert reopened["message"].startswith(":mute: **ALARM again while muted**")
+    assert replies(system, root["id"])[-1]["message"].startswith(":mute:")
+    system.stack.advance(timedelta(minutes=3))
+    publish_insufficient_data(system)
+    assert "INSUFFICIENT_DATA" in replies(system, root["id"])[-1]["message"]
+    system.stack.advance(timedelta(minutes=4))
+    system.stack.fire_alarm(ERROR_RATE, "OK")
+    ok = replies(system, root["id"])[-1]["message"]
+    assert ok.startswith(":white_check_mark:")
+    assert "is OK again after 7 min" in ok  # counted from the muted re-ALARM, not the first episode
+    [resolved] = roots(system)
+    assert resolved["props"][PROP_STATUS] == "resolved"
+    assert resolved["message"].startswith(":white_check_mark: **Resolved** after 7 min\n")
+    assert resolved["message"].count("**Resolved**") == 1
+    assert resolved["is_pinned"] is False  # nothing else about the root changed
+    assert len(roots(system)) == 1

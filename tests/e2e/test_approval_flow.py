@@ -6,6 +6,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
+import requests
+
 from backend.domain.models import RequestStatus
 from tests.e2e.conftest import System, wait_until
 
@@ -175,3 +177,53 @@ def test_admin_commands_and_refusals_in_plain_words(system: System) -> None:
     assert any("extended access until" in line for line in history)
     system.mm.run_command(user="alice", channel="jit-approvals", text="/jit status rnosuchrequest")
     wait_until(lambda: any(t.startswith("There is no such request") for t in system.ephemeral_texts("alice")))
+
+
+def pin_as_admin(system: System, post_id: str) -> None:
+    """An admin pins the card through the REST API, as a person would in the web app."""
+    reply = requests.post(
+        f"{system.mm.url}/api/v4/posts/{post_id}/pin",
+        headers={"Authorization": f"Bearer {system.mm.token('admin')}"},
+        timeout=10,
+    )
+    assert reply.status_code == 200, reply.text
+
+
+def test_a_pinned_card_stays_pinned_through_approve_grant_and_revoke(system: System) -> None:
+    system.start_bot()
+    card = request_card(system, "request prod AdministratorAccess 1h pinned for the incident")
+    request_id = card["props"]["jit_request_id"]
+    pin_as_admin(system, card["id"])
+    assert current(system, card["id"])["is_pinned"] is True
+    system.mm.click(user="bob", post_id=card["id"], action_id=buttons(card)["Approve"])
+    system.stack.wait_for(request_id, RequestStatus.GRANTED)
+    granted = wait_card(system, card["id"], "GRANTED")
+    assert granted["is_pinned"] is True
+    assert buttons(granted) == {}  # the edit still replaces props whole: the buttons are gone
+    system.stack.advance(timedelta(hours=1, minutes=5))
+    system.stack.wait_for(request_id, RequestStatus.REVOKED)
+    revoked = wait_card(system, card["id"], "REVOKED")
+    assert revoked["is_pinned"] is True
+    assert revoked["edit_at"] > 0
+
+
+def test_expiring_soon_buttons_are_removed_once_the_access_is_revoked(system: System) -> None:
+    system.start_bot()
+    card = request_card(system, "request prod AdministratorAccess 1h let it run out")
+    request_id = card["props"]["jit_request_id"]
+    system.mm.click(user="bob", post_id=card["id"], action_id=buttons(card)["Approve"])
+    system.stack.wait_for(request_id, RequestStatus.GRANTED)
+    system.stack.advance(timedelta(minutes=51))
+    warning = wait_until(
+        lambda: next((p for p in system.dms("alice") if "ends at" in p["message"] and buttons(p)), None),
+        what="expiring-soon DM with buttons",
+    )
+    system.stack.advance(timedelta(minutes=15))
+    system.stack.wait_for(request_id, RequestStatus.REVOKED)
+    wait_until(lambda: any("has been revoked" in p["message"] for p in system.dms("alice")), what="revoked DM")
+    after = wait_until(
+        lambda: next((p for p in system.dms("alice") if p["id"] == warning["id"] and not buttons(p)), None),
+        what="the expiring-soon DM without buttons",
+    )
+    assert after["message"] == warning["message"]
+    assert after["props"]["jit_request_id"] == request_id

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import base64
 import secrets
+from typing import Any
 
 from backend.domain.models import RequestStatus
-from tests.e2e.conftest import System, wait_until
+from bot.mattermost.websocket import Backoff
+from bot.runtime import BotThread
+from tests.e2e.conftest import System, bot_settings, bound_socket, wait_until
 from tests.e2e.test_approval_flow import buttons, request_card, wait_card
 
 
@@ -82,3 +85,76 @@ def test_two_replicas_handle_each_command_once(system: System) -> None:
         if p["root_id"] == card["id"] and "jit_event_id" in p["props"]
     ]
     assert len(thread_ids) == len(set(thread_ids)) > 0
+
+
+class RecordingBackoff(Backoff):
+    """The delays the bot chose (no jitter), so the test asserts on them rather than on timing."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        object.__setattr__(self, "chosen", [])
+
+    def delay(self, attempt: int, rng: Any = None) -> float:
+        value = super().delay(attempt, lambda: 1.0)
+        self.chosen.append(value)  # type: ignore[attr-defined]
+        return value
+
+
+def test_backoff_stays_small_across_many_mattermost_restarts_that_drop_tcp(system: System) -> None:
+    backoff = RecordingBackoff(base=0.05, cap=30.0, stable_after=0.0)
+    sock = bound_socket()
+    settings = bot_settings(system.stack, system.mm, sock.getsockname()[1])
+    bot = BotThread(settings, sock=sock, backoff=backoff).start()
+    system.bots.append(bot)
+    connected(system)
+    socket = bot.runtime.websocket
+    assert socket is not None
+    for restart in range(6):
+        before = socket.connections
+        system.mm.restart(drop_tcp=True)  # as a killed or crashed server: no close frame
+        wait_until(lambda b=before: socket.connections > b and socket.connected, what=f"reconnect {restart}")
+    # The back-off starts afresh after each healthy session: a connect refused while the emulator
+    # is down may double a wait or two, but six restarts never add up (the old rule: 1.6 s and more).
+    assert backoff.chosen  # type: ignore[attr-defined]
+    assert max(backoff.chosen) <= 0.4  # type: ignore[attr-defined]
+    system.mm.post_as(user="alice", channel=dm_channel(system, "alice"), message="help")
+    wait_until(lambda: any("just-in-time AWS access" in p["message"] for p in system.dms("alice")), what="reply")
+
+
+def replies_to(system: System, user: str) -> dict[str, int]:
+    """How many bot replies each of ``user``'s DMs got (by the reply's ``jit_reply_to``)."""
+    counts: dict[str, int] = {}
+    for post in system.dms(user):
+        target = post["props"].get("jit_reply_to")
+        if target:
+            counts[target] = counts.get(target, 0) + 1
+    return counts
+
+
+def test_direct_messages_sent_during_an_outage_are_answered_once_after_recovery(system: System) -> None:
+    key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+    first = system.start_bot(action_key=key, replica_index=0, replica_count=2)
+    system.start_bot(action_key=key, replica_index=1, replica_count=2, public_port=first.port)
+    connected(system, 2)
+    alice, carol = dm_channel(system, "alice"), dm_channel(system, "carol")
+    before = system.mm.post_as(user="alice", channel=alice, message="help")
+    wait_until(lambda: replies_to(system, "alice").get(before["id"]), what="the reply before the outage")
+    # Mattermost goes away (TCP dropped, as when it is killed); people keep writing to the bot.
+    # The outage's length does not matter to the catch-up (it reads posts since the last DM seen).
+    system.mm.stop(drop_tcp=True)
+    missed = [system.mm.post_as(user="alice", channel=alice, message=f"status rmissed{n}")["id"] for n in range(4)]
+    missed += [system.mm.post_as(user="carol", channel=carol, message=f"status rcarol{n}")["id"] for n in range(4)]
+    system.mm.start()
+    connected(system, 2)
+    wait_until(
+        lambda: all((replies_to(system, "alice") | replies_to(system, "carol")).get(i) for i in missed),
+        what="every missed DM answered",
+    )
+    # A second outage without new DMs answers nothing again, and nothing was answered twice.
+    system.mm.restart(drop_tcp=True)
+    connected(system, 2)
+    later = system.mm.post_as(user="alice", channel=alice, message="help")
+    wait_until(lambda: replies_to(system, "alice").get(later["id"]), what="the reply after recovery")
+    counts = replies_to(system, "alice") | replies_to(system, "carol")
+    assert all(counts[i] == 1 for i in [before["id"], later["id"], *missed]), counts
+    assert len(counts) == len(missed) + 2

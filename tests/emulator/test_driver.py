@@ -76,3 +76,16 @@ def test_driver_update_command_bug_path_is_404_and_recorded(mm: MattermostEmulat
     assert [v.kind for v in mm.violations] == ["unknown-route"]
     assert "/api/v4/commandsabc" in mm.violations[0].where
     mm.violations.clear()
+
+
+def test_pin_survives_a_patch_but_not_a_full_update_that_omits_it(mm: MattermostEmulator) -> None:
+    bot = driver_for(mm)
+    admin = driver_for(mm, "admin")
+    post = bot.posts.create_post({"channel_id": mm.channel_id("jit-approvals"), "message": "card"})
+    assert admin.posts.pin_post_to_channel(post["id"]) == {"status": "OK"}
+    assert mm.stored_post(post["id"])["is_pinned"] is True
+    patched = bot.posts.patch_post(post["id"], {"message": "card v2", "props": {"attachments": []}})
+    assert (patched["message"], patched["is_pinned"]) == ("card v2", True)
+    # PUT /posts/{id} replaces the post: a body without is_pinned unpins it, as the server does.
+    updated = bot.posts.update_post(post["id"], {"id": post["id"], "message": "card v3", "props": {}})
+    assert updated["is_pinned"] is False

@@ -62,7 +62,10 @@ class InMemoryStore:
             self._write(after, entry, event_payload)
 
     def set_card(self, request_id: str, card: CardRef) -> AccessRequest:
-        updated = self.get(request_id).model_copy(update={"card": card})
+        current = self.get(request_id)
+        if current.card is not None:
+            return current  # the first card placed stays
+        updated = current.model_copy(update={"card": card})
         self.requests[request_id] = updated
         return updated
 
