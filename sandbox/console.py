@@ -50,9 +50,15 @@ class FireAlarm(BaseModel):
 class StackEndpoints:
     moto_url: str
     region: str
+
+
+@dataclass(frozen=True)
+class IdentityCenter:
+    """Found on moto at each read: a reset stack provisions new ARNs."""
+
     instance_arn: str
     identity_store_id: str
-    permission_set_arns: dict[str, str]  # name → ARN
+    permission_sets: dict[str, str]  # name → ARN
 
 
 class StackConsole:
@@ -87,20 +93,38 @@ class StackConsole:
                 found[request.request_id] = request
         return found
 
-    def _user_names(self) -> dict[str, str]:
+    def _identity_center(self) -> IdentityCenter:
+        instance = self.sso_admin.list_instances()["Instances"][0]
+        arns = [
+            arn
+            for page in self.sso_admin.get_paginator("list_permission_sets").paginate(
+                InstanceArn=instance["InstanceArn"]
+            )
+            for arn in page["PermissionSets"]
+        ]
+        names = {
+            self.sso_admin.describe_permission_set(InstanceArn=instance["InstanceArn"], PermissionSetArn=arn)[
+                "PermissionSet"
+            ]["Name"]: arn
+            for arn in arns
+        }
+        return IdentityCenter(instance["InstanceArn"], instance["IdentityStoreId"], names)
+
+    def _user_names(self, center: IdentityCenter) -> dict[str, str]:
         paginator = self.identitystore.get_paginator("list_users")
-        pages = paginator.paginate(IdentityStoreId=self.endpoints.identity_store_id)
+        pages = paginator.paginate(IdentityStoreId=center.identity_store_id)
         return {u["UserId"]: u["UserName"] for page in pages for u in page["Users"]}
 
     def _access(self, requests: dict[str, AccessRequest]) -> list[dict[str, Any]]:
-        names = self._user_names()
+        center = self._identity_center()
+        names = self._user_names(center)
         accounts = {a.id: a.name for a in self.policies.current().accounts}
         granted = [r for r in requests.values() if r.status is RequestStatus.GRANTED]
         rows = []
         for account_id, account_name in sorted(accounts.items(), key=lambda a: a[1]):
-            for ps_name, ps_arn in sorted(self.endpoints.permission_set_arns.items()):
+            for ps_name, ps_arn in sorted(center.permission_sets.items()):
                 pages = self.sso_admin.get_paginator("list_account_assignments").paginate(
-                    InstanceArn=self.endpoints.instance_arn, AccountId=account_id, PermissionSetArn=ps_arn
+                    InstanceArn=center.instance_arn, AccountId=account_id, PermissionSetArn=ps_arn
                 )
                 for page in pages:
                     for assignment in page["AccountAssignments"]:
@@ -207,14 +231,5 @@ def _plain(raw: dict[str, Any]) -> dict[str, Any]:
 
 
 def console_for(stack: LocalStack) -> StackConsole:
-    """Only the stack's addresses and resource ids are taken; every read goes to moto over HTTP."""
-    provisioned = stack.provisioned
-    return StackConsole(
-        StackEndpoints(
-            moto_url=stack.moto_url,
-            region=stack.config.region,
-            instance_arn=provisioned.instance_arn,
-            identity_store_id=provisioned.identity_store_id,
-            permission_set_arns=dict(provisioned.permission_set_arns),
-        )
-    )
+    """Only the stack's address and region are taken; every read goes to moto over HTTP."""
+    return StackConsole(StackEndpoints(moto_url=stack.moto_url, region=stack.config.region))

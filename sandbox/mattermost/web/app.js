@@ -637,7 +637,8 @@ async function refreshAws() {
     el("td", {}, row.user), el("td", {}, row.permission_set), el("td", {}, row.account),
     row.standing
       ? el("td", { class: "standing", title: "held outside JIT" }, "standing")
-      : el("td", { class: "jit", title: row.until }, `${formatTime(Date.parse(row.until))} (${minutesLeft(Date.parse(row.until) - now)})`)));
+      : el("td", { class: "jit", title: row.until }, formatTime(Date.parse(row.until)),
+        el("span", { class: "left" }, minutesLeft(Date.parse(row.until) - now)))));
   $("#access-table tbody").replaceChildren(...(rows.length ? rows : [el("tr", {}, el("td", { colspan: 4, class: "muted" }, "nobody"))]));
   const select = $("#alarm-name");
   if (!select.options.length) {
