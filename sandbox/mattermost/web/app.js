@@ -410,6 +410,7 @@ async function openThread(rootId) {
   $("#thread-channel").textContent = channel ? channelLabel(channel) : "";
   $("#thread").hidden = false;
   $("#aws").hidden = true;
+  $("#app").classList.remove("rhs-empty");
   renderThread();
   $("#thread-box").focus();
 }
@@ -428,6 +429,7 @@ function closeThread() {
   state.threadRoot = null;
   $("#thread").hidden = true;
   $("#aws").hidden = !state.awsAvailable;
+  $("#app").classList.toggle("rhs-empty", !state.awsAvailable); // the emulator alone has no AWS side
 }
 
 // ------------------------------------------------------------------------------------ composer
@@ -727,7 +729,8 @@ function inlineText(text) {
     .replace(/(^|[^\w*])\*(?!\s)(.+?)\*(?!\w)/g, "$1<em>$2</em>")
     .replace(/(^|[^\w])_(?!\s)(.+?)_(?!\w)/g, "$1<em>$2</em>")
     .replace(/~~(.+?)~~/g, "<del>$1</del>")
-    .replace(/(^|[\s(])@([a-z0-9.\-_]+)/gi, '$1<span class="mention">@$2</span>');
+    .replace(/(^|[\s(])@([a-z0-9.\-_]+)/gi, '$1<span class="mention">@$2</span>')
+    .replace(/(^|[\s(])~([a-z0-9\-_]+)/gi, '$1<span class="mention">~$2</span>');
 }
 
 function markdown(source) {
