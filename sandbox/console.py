@@ -191,6 +191,9 @@ class StackConsole:
         async def alarm(request: Request) -> Response:
             if not is_loopback(request):
                 return JSONResponse({"error": "loopback only"}, status_code=403)
+            if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+                # A cross-site form cannot send JSON without a CORS preflight, which is never granted.
+                return JSONResponse({"error": "send application/json"}, status_code=415)
             try:
                 order = FireAlarm.model_validate_json(await request.body())
             except ValidationError as error:

@@ -19,10 +19,17 @@ from sandbox.mattermost.service import Mattermost
 WEB_DIR = Path(__file__).resolve().parent / "web"
 _ASSETS = {"app.js": "text/javascript", "style.css": "text/css", "index.html": "text/html"}
 _LOOPBACK = {"127.0.0.1", "::1"}
+_LOCAL_NAMES = {"127.0.0.1", "localhost", "[::1]"}
 
 
 def is_loopback(request: Request) -> bool:
-    return request.client is not None and request.client.host in _LOOPBACK
+    """From this machine and addressed to it by a local name: the Host check keeps a web page that
+    rebinds its own domain to 127.0.0.1 from reading the tokens."""
+    if request.client is None or request.client.host not in _LOOPBACK:
+        return False
+    host = request.headers.get("host", "")
+    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    return name.lower() in _LOCAL_NAMES
 
 
 def _refused() -> Response:

@@ -136,4 +136,8 @@ def test_the_alarm_helper_refuses_what_is_not_an_alarm(sandbox: System) -> None:
     assert bad_state.json()["error"].startswith("state:")
     not_a_number = requests.post(url, json={"name": "JIT-LambdaErrorRate", "value": "NaN"}, timeout=10)
     assert not_a_number.status_code == 400
+    as_a_form = requests.post(
+        url, data='{"name": "JIT-LambdaErrorRate"}', headers={"Content-Type": "text/plain"}, timeout=10
+    )
+    assert as_a_form.status_code == 415
     assert sandbox.mm.posts("oncall") == []

@@ -149,9 +149,12 @@ def test_page_and_session_helper(mm: MattermostEmulator) -> None:
 
 
 def test_page_helpers_answer_loopback_clients_only() -> None:
-    def request_from(host: str) -> Request:
-        return Request({"type": "http", "method": "GET", "path": "/", "headers": [], "client": (host, 40000)})
+    def request_from(client: str, host: str = "127.0.0.1:8065") -> Request:
+        headers = [(b"host", host.encode())]
+        return Request({"type": "http", "method": "GET", "path": "/", "headers": headers, "client": (client, 40000)})
 
     assert is_loopback(request_from("127.0.0.1"))
-    assert is_loopback(request_from("::1"))
+    assert is_loopback(request_from("127.0.0.1", "localhost:8065"))
+    assert is_loopback(request_from("::1", "[::1]:8065"))
     assert not is_loopback(request_from("192.0.2.10"))
+    assert not is_loopback(request_from("127.0.0.1", "rebound.example.com:8065"))  # DNS rebinding

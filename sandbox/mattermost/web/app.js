@@ -543,11 +543,14 @@ function renderDialogField(element) {
   if (element.type === "textarea") {
     control = el("textarea", { id, name: element.name, placeholder: element.placeholder, maxlength: element.max_length || null });
     control.value = value;
-  } else if (element.type === "select" || element.type === "radio") {
-    const options = element.options || [];
+  } else if (element.type === "radio") {
+    control = el("div", { id, class: "radios", role: "radiogroup" }, (element.options || []).map((o) =>
+      el("label", {}, el("input", { type: "radio", name: element.name, value: o.value,
+        checked: String(o.value) === String(value) }), ` ${o.text}`)));
+  } else if (element.type === "select") {
     control = el("select", { id, name: element.name },
-      element.type === "select" ? el("option", { value: "" }, element.placeholder || "Select an option") : null,
-      options.map((o) => el("option", { value: o.value, selected: String(o.value) === String(value) }, o.text)));
+      el("option", { value: "" }, element.placeholder || "Select an option"),
+      (element.options || []).map((o) => el("option", { value: o.value, selected: String(o.value) === String(value) }, o.text)));
   } else if (element.type === "bool") {
     control = el("input", { id, name: element.name, type: "checkbox", checked: value === true || value === "true" });
   } else {
@@ -578,7 +581,9 @@ async function submitDialog(cancelled) {
   const submission = {};
   for (const element of dialog.elements || []) {
     const control = document.getElementById(`field-${element.name}`);
-    submission[element.name] = element.type === "bool" ? control.checked : control.value;
+    if (element.type === "bool") submission[element.name] = control.checked;
+    else if (element.type === "radio") submission[element.name] = control.querySelector("input:checked")?.value ?? "";
+    else submission[element.name] = control.value;
   }
   $("#dialog-submit").disabled = true;
   let reply;
