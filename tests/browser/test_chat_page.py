@@ -127,6 +127,18 @@ def test_an_alarm_fired_from_the_page_posts_to_oncall_and_resolves_in_its_thread
     shoot(page, "alarm-resolved-thread")
 
 
+def test_carol_writes_to_the_bot_in_a_direct_message(page: Page, sandbox: System) -> None:
+    open_as(page, sandbox, "carol")
+    page.locator("#dm-list").get_by_role("button", name="jit-bot").click()
+    expect(page.locator("#channel-title")).to_have_text("@jit-bot")
+    box = page.get_by_placeholder("Write to @jit-bot, or type / for commands")
+    box.fill("list")
+    box.press("Enter")
+    expect(page.locator("#posts article").filter(has_text="carol")).to_contain_text("list")
+    expect(page.locator("#posts")).to_contain_text("You have no requests yet.")
+    shoot(page, "direct-message")
+
+
 def test_the_alarm_helper_refuses_what_is_not_an_alarm(sandbox: System) -> None:
     url = f"{sandbox.mm.url}/_sandbox/alarm"
     unknown = requests.post(url, json={"name": "JIT-Nope"}, timeout=10)

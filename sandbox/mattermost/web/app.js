@@ -96,7 +96,7 @@ async function onEvent(username, frame) {
     if (mine && post.channel_id === state.channelId) {
       const known = state.posts.has(post.id);
       state.posts.set(post.id, post);
-      renderPosts(known ? post.id : null, !known);
+      renderPosts(post.id, !known); // new and edited posts flash once where they are
     } else if (frame.event === "posted") {
       markUnread(username, post.channel_id);
     }
