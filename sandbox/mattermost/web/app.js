@@ -45,7 +45,12 @@ async function api(method, path, body, username = state.me) {
   }
   const response = await fetch(`/api/v4${path}`, init);
   const text = await response.text();
-  const parsed = text ? JSON.parse(text) : null;
+  let parsed = null;
+  try {
+    parsed = text ? JSON.parse(text) : null;
+  } catch {
+    parsed = { message: text.slice(0, 200) }; // a 429 from the rate limiter is plain text
+  }
   if (!response.ok) throw new ApiError(response.status, parsed);
   return parsed;
 }
