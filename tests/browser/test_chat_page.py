@@ -139,6 +139,23 @@ def test_carol_writes_to_the_bot_in_a_direct_message(page: Page, sandbox: System
     shoot(page, "direct-message")
 
 
+def test_a_message_renders_its_markdown_and_nothing_it_smuggles(page: Page, sandbox: System) -> None:
+    open_as(page, sandbox, "carol")
+    page.locator("#channel-list").get_by_role("button", name="Town Square").click()
+    hostile = "**ready** `code` <img src=x onerror=alert(1)> [docs](https://example.com/x) [bad](javascript:alert(1))"
+    box = page.get_by_placeholder("Write to ~town-square, or type / for commands")
+    box.fill(hostile + "\n- one\n- two")
+    box.press("Enter")
+    message = page.locator("#posts article").filter(has_text="ready").locator(".message")
+    expect(message.locator("strong")).to_have_text("ready")
+    expect(message.locator("code")).to_have_text("code")
+    expect(message.locator("li")).to_have_count(2)
+    expect(message.locator("a[href='https://example.com/x']")).to_have_text("docs")
+    expect(message).to_contain_text("<img src=x onerror=alert(1)>")  # shown as text, not an element
+    assert message.locator("img").count() == 0
+    assert message.locator("a[href^='javascript']").count() == 0
+
+
 def test_the_alarm_helper_refuses_what_is_not_an_alarm(sandbox: System) -> None:
     url = f"{sandbox.mm.url}/_sandbox/alarm"
     unknown = requests.post(url, json={"name": "JIT-Nope"}, timeout=10)
