@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 from boto3.dynamodb.types import TypeDeserializer
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -23,6 +24,7 @@ from alarms.catalogue import CATALOGUE
 from backend.adapters import tables
 from backend.adapters.dynamodb_policy import DynamoPolicyStore
 from backend.adapters.dynamodb_requests import request_from_item
+from backend.domain.errors import DomainError
 from backend.domain.models import AccessRequest, RequestStatus
 from backend.domain.timefmt import iso_z
 from backend.local.alarm_drill import State, fire
@@ -186,7 +188,10 @@ class StackConsole:
         async def aws(request: Request) -> Response:
             if not is_loopback(request):
                 return JSONResponse({"error": "loopback only"}, status_code=403)
-            return JSONResponse(await run_in_threadpool(self.snapshot))
+            try:
+                return JSONResponse(await run_in_threadpool(self.snapshot))
+            except (BotoCoreError, ClientError, DomainError) as error:  # moto stopped or not provisioned yet
+                return JSONResponse({"error": f"the local stack did not answer: {error}"}, status_code=503)
 
         async def alarm(request: Request) -> Response:
             if not is_loopback(request):
