@@ -42,6 +42,11 @@ def browser() -> Iterator[Browser]:
         from playwright.sync_api import sync_playwright
     except ImportError:
         pytest.fail(MISSING.format(path=CHROMIUM), pytrace=False)
+    from playwright.sync_api import expect
+
+    # Assertions wait until true and return at once when they are: a generous bound costs nothing on
+    # a quiet machine and keeps a busy CI machine (2 cores, moto, the bot, Chromium) from flaking.
+    expect.set_options(timeout=30_000)
     with sync_playwright() as playwright:
         # --no-sandbox: CI and this machine run as root, where Chromium's sandbox cannot start.
         launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
@@ -82,7 +87,7 @@ def page(browser: Browser, sandbox: System, request: pytest.FixtureRequest) -> I
     opened = context.new_page()
     errors: list[str] = []
     opened.on("pageerror", lambda error: errors.append(str(error)))
-    opened.set_default_timeout(15_000)
+    opened.set_default_timeout(30_000)
     try:
         yield opened
     finally:

@@ -642,7 +642,29 @@ function scheduleAwsRefresh() {
   awsTimer = setTimeout(() => refreshAws().catch(() => {}), 300);
 }
 
+// One read in flight at a time, and one more queued if asked meanwhile: an older, slower answer
+// never overwrites a newer one.
+let awsReading = null;
+let awsAgain = false;
+
 async function refreshAws() {
+  if (awsReading) {
+    awsAgain = true;
+    return awsReading;
+  }
+  awsReading = readAws();
+  try {
+    await awsReading;
+  } finally {
+    awsReading = null;
+  }
+  if (awsAgain) {
+    awsAgain = false;
+    await refreshAws();
+  }
+}
+
+async function readAws() {
   const snapshot = await helper("GET", "/_sandbox/aws");
   const now = Date.now();
   const rows = snapshot.access.map((row) => el("tr", {},
