@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
+
 import requests
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
 from bot.commands.parsing import AUTOCOMPLETE_HINT
 from tests.browser.conftest import shoot
@@ -154,6 +156,23 @@ def test_a_message_renders_its_markdown_and_nothing_it_smuggles(page: Page, sand
     expect(message).to_contain_text("<img src=x onerror=alert(1)>")  # shown as text, not an element
     assert message.locator("img").count() == 0
     assert message.locator("a[href^='javascript']").count() == 0
+
+
+def test_a_post_arriving_while_the_channel_loads_is_kept(page: Page, sandbox: System) -> None:
+    open_as(page, sandbox, "carol")
+
+    def list_then_post_meanwhile(route: Route) -> None:
+        listed = route.fetch()  # the list as it was before the message
+        # carol herself, from another device: the page knows her, so no user lookup delays the event
+        sandbox.mm.post_as(user="carol", channel="town-square", message="posted while the list loaded")
+        time.sleep(1.0)  # the websocket delivers it to the page before the older list arrives
+        route.fulfill(response=listed)
+
+    town_square = sandbox.mm.channel_id("town-square")
+    page.route(f"**/api/v4/channels/{town_square}/posts*", list_then_post_meanwhile)
+    page.locator("#channel-list").get_by_role("button", name="Town Square").click()
+    expect(page.locator("#channel-title")).to_have_text("Town Square")
+    expect(page.locator("#posts")).to_contain_text("posted while the list loaded")
 
 
 def test_the_alarm_helper_refuses_what_is_not_an_alarm(sandbox: System) -> None:

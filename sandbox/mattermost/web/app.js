@@ -210,12 +210,24 @@ async function openChannel(channelId) {
   $("#message-box").placeholder = channel.type === "D"
     ? `Write to @${channelLabel(channel)}, or type / for commands`
     : `Write to ~${channel.name}, or type / for commands`;
+  state.posts = new Map(); // posts arriving over the websocket while the list loads land here
   const list = await api("GET", `/channels/${channelId}/posts?per_page=200`);
-  state.posts = new Map(list.order.map((id) => [id, list.posts[id]]));
+  if (state.channelId !== channelId) return; // switched again meanwhile
+  state.posts = mergePosts(list, state.posts);
   await learnUsers([...state.posts.values()].map((p) => p.user_id));
   renderChannels();
   renderSwitcher();
   renderPosts(null, true);
+}
+
+// A fetched post list, plus what the websocket delivered while it loaded (the newer copy wins).
+function mergePosts(list, live) {
+  const merged = new Map(list.order.map((id) => [id, list.posts[id]]));
+  for (const [id, post] of live) {
+    const fetched = merged.get(id);
+    if (!fetched || post.update_at >= fetched.update_at) merged.set(id, post);
+  }
+  return merged;
 }
 
 async function openDirect(bot) {
@@ -407,9 +419,11 @@ function formatTime(ms) {
 
 // ------------------------------------------------------------------------------------- threads
 async function openThread(rootId) {
-  const thread = await api("GET", `/posts/${rootId}/thread`);
   state.threadRoot = rootId;
-  state.threadPosts = new Map(thread.order.map((id) => [id, thread.posts[id]]));
+  state.threadPosts = new Map();
+  const thread = await api("GET", `/posts/${rootId}/thread`);
+  if (state.threadRoot !== rootId) return;
+  state.threadPosts = mergePosts(thread, state.threadPosts);
   await learnUsers(thread.order.map((id) => thread.posts[id].user_id));
   const channel = state.channels.find((c) => c.id === state.channelId);
   $("#thread-channel").textContent = channel ? channelLabel(channel) : "";
