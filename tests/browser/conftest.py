@@ -1,6 +1,6 @@
 """The chat page in a real browser: headless Chromium (Debian's) driven by Playwright.
 
-One browser per test session; each test gets the whole sandbox (local stack, emulator with the
+One browser per test module; each test gets the whole sandbox (local stack, emulator with the
 page's AWS helpers, the real bot) and a fresh browser context. Screenshots go to
 ``test-output/browser/`` (git-ignored). A missing browser fails the tests with the fix, never a skip.
 """
@@ -34,8 +34,10 @@ MISSING = (
 )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """One browser for the module's tests, closed when the worker moves on: while Playwright's sync
+    API is open its event loop runs in this thread, and other tests' ``asyncio.run`` would fail."""
     if not CHROMIUM.is_file():
         pytest.fail(MISSING.format(path=CHROMIUM), pytrace=False)
     try:

@@ -166,8 +166,11 @@ async function switchUser(username) {
   renderSwitcher();
   const me = await api("GET", "/users/me");
   state.usersById[me.id] = me;
-  state.commands = await api("GET", `/teams/${state.team.id}/commands/autocomplete`);
+  const commands = await api("GET", `/teams/${state.team.id}/commands/autocomplete`);
+  if (state.me !== username) return; // switched again meanwhile
+  state.commands = commands;
   await loadChannels();
+  if (state.me !== username) return;
   const remembered = state.currentByUser[username];
   const first = state.channels.find((c) => c.name === "jit-approvals") || state.channels[0];
   await openChannel(state.channels.some((c) => c.id === remembered) ? remembered : first.id);
