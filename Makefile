@@ -5,8 +5,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
+# The browser tests (tests/browser) drive Debian's Chromium through Playwright; Playwright's own
+# browser download is never used. Point CHROMIUM elsewhere to use another build.
+CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test drift lint typecheck unit bench clean scan package
+.PHONY: run test drift lint typecheck unit bench clean scan package chromium
 
 # checkov pins boto3==1.35.49, packaging<24 and networkx<2.7; the dev extra needs newer ones (moto,
 # cfn-lint, build), so the scanner lives in its own venv and never shares packages with the project.
@@ -77,8 +80,16 @@ for module in pkgutil.iter_modules(backend.admin.__path__):
 endef
 export WHEEL_ADMIN_PROBE
 
-test: lint typecheck scan package
-	TZ=UTC $(BIN)/pytest -n 2 -q
+chromium:
+	@test -x $(CHROMIUM) || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && apt-get install -y -qq chromium fonts-noto-color-emoji && test -x $(CHROMIUM); \
+	  else \
+	    echo "Chromium is missing at $(CHROMIUM): sudo apt-get install -y chromium fonts-noto-color-emoji"; exit 1; \
+	  fi; }
+
+test: lint typecheck scan package chromium
+	TZ=UTC JIT_CHROMIUM=$(CHROMIUM) $(BIN)/pytest -n 2 -q
 
 # The committed Mattermost contract against the published OpenAPI file beside this checkout (CI runs it).
 drift: $(STAMP)

@@ -2,9 +2,10 @@
 
 The local backend stack (moto + JIT API), the Mattermost emulator and the bot, wired together:
 the bot registers /jit in the emulator and its /sns is subscribed to ``jit-events`` and
-``jit-alarms`` (trust mode local-unsigned: moto does not sign, loopback senders only). Then act as
-the seed users with ``.venv/bin/python -m sandbox.mattermost.cli`` and fire alarms with
-``.venv/bin/python -m backend.local.fire_alarm`` (the start-up text prints both, ready to paste).
+``jit-alarms`` (trust mode local-unsigned: moto does not sign, loopback senders only). Open the
+printed address in a browser to act as the seed users, watch the AWS side and fire alarms; scripts
+use ``.venv/bin/python -m sandbox.mattermost.cli`` and ``.venv/bin/python -m backend.local.fire_alarm``
+(the start-up text prints both, ready to paste).
 """
 
 from __future__ import annotations
@@ -38,10 +39,11 @@ def main(argv: list[str] | None = None) -> int:
     from backend.local.stack import LocalStack, StackOptions
     from bot.runtime import BotThread
     from bot.settings import BotSettings
+    from sandbox.console import console_for
     from sandbox.mattermost.server import MattermostEmulator
 
     stack = LocalStack(StackOptions(moto_port=args.moto_port, api_port=args.api_port)).start()
-    emulator = MattermostEmulator(port=args.mattermost_port)
+    emulator = MattermostEmulator(port=args.mattermost_port, extra_routes=console_for(stack).routes())
     emulator.start()
     key = stack.signing_key()
     settings = BotSettings(
@@ -86,6 +88,8 @@ def describe(api_url: str, moto_url: str, emulator: object, bot_port: int) -> st
     )
     return "\n".join(
         [
+            f"Open the chat page: {emulator.url}/",
+            "",
             "JIT sandbox is up (Ctrl-C stops everything).",
             f"  Mattermost emulator: {emulator.url}   (team jit; channels jit-approvals, oncall)",
             f"  JIT bot:             http://127.0.0.1:{bot_port}   (/healthz; /sns gets jit-events, jit-alarms)",
@@ -93,7 +97,7 @@ def describe(api_url: str, moto_url: str, emulator: object, bot_port: int) -> st
             f"  AWS APIs (moto):     {moto_url}",
             "  Seed users (alice asks; bob, carol approve; dave: on call, admin, standing prod ReadOnly):",
             users,
-            "  Try it:",
+            "  Try it in the chat page, or from a script:",
             f"    {cli} as alice /jit request prod AdministratorAccess 1h investigating INC-123",
             f"    {cli} read jit-approvals          # find the card's post id and the Approve action id",
             f"    {cli} click bob <post id> approve",

@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from sandbox.mattermost.errors import AppError
@@ -41,7 +41,11 @@ async def _call_body(request: Request, operation_id: str, body: bytes) -> Any:
     return {"files": [(request.query_params.get("filename", ""), body)]}
 
 
-def build_app(mm: Mattermost, spec: OpenApiSpec, limiter: RateLimiter | None = None) -> Starlette:
+def build_app(
+    mm: Mattermost, spec: OpenApiSpec, limiter: RateLimiter | None = None, extra_routes: Sequence[BaseRoute] = ()
+) -> Starlette:
+    """``extra_routes``: page helpers of the whole sandbox (AWS panel, alarms), outside /api/v4."""
+
     async def api(request: Request) -> Response:
         path = request.url.path
         where = f"{request.method} {path}"
@@ -89,11 +93,14 @@ def build_app(mm: Mattermost, spec: OpenApiSpec, limiter: RateLimiter | None = N
         await _serve_socket(mm, ws)
 
     from sandbox.mattermost.sandbox_http import sandbox_routes
+    from sandbox.mattermost.webpage import page_routes
 
     routes = [
         WebSocketRoute("/api/v4/websocket", websocket),
         Route("/hooks/commands/{hook_id}", command_hook, methods=["POST"]),
         *sandbox_routes(mm),
+        *page_routes(mm),
+        *extra_routes,
         Route("/api/v4/{rest:path}", _rate_limited(limiter, api), methods=["GET", "POST", "PUT", "DELETE", "PATCH"]),
     ]
     return Starlette(routes=routes)

@@ -354,6 +354,82 @@ def ping(_mm: Mattermost, _call: Call) -> Reply:
     return 200, {"status": "OK"}
 
 
+# What a person's client calls (the sandbox's chat page uses these, as the webapp does) ------------
+def get_teams_for_user(mm: Mattermost, call: Call) -> Reply:
+    _self_or_admin(call, call.params["user_id"])
+    with mm.store.lock:
+        return 200, [mm.store.team_json()]
+
+
+def get_channels_for_team_for_user(mm: Mattermost, call: Call) -> Reply:
+    """The user's channels in the team, direct messages included, as the server returns them."""
+    user_id = _self_or_admin(call, call.params["user_id"])
+    with mm.store.lock:
+        if call.params["team_id"] != mm.store.team.id:
+            raise AppError(404, "app.team.get.find.app_error", "Unable to find the team.")
+        mine = [
+            c for c in mm.store.channels.values() if user_id in c.members and c.team_id in {call.params["team_id"], ""}
+        ]
+        return 200, [mm.store.channel_json(c) for c in sorted(mine, key=lambda c: (c.type, c.name))]
+
+
+def _self_or_admin(call: Call, user_id: str) -> str:
+    wanted = call.me.id if user_id == "me" else user_id
+    if wanted != call.me.id and not call.me.system_admin:
+        raise AppError(403, "api.context.permissions.app_error", "You do not have permission.")
+    return wanted
+
+
+def list_autocomplete_commands(mm: Mattermost, call: Call) -> Reply:
+    """Commands with autocomplete on, sanitised as the server does (no token, URL or method)."""
+    with mm.store.lock:
+        if call.params["team_id"] != mm.store.team.id:
+            raise AppError(404, "app.team.get.find.app_error", "Unable to find the team.")
+        found = [
+            dict(c) | {"token": "", "url": "", "method": "", "creator_id": ""}
+            for c in mm.store.commands.values()
+            if c["team_id"] == mm.store.team.id and c["auto_complete"] and not c["delete_at"]
+        ]
+    return 200, found
+
+
+def execute_command(mm: Mattermost, call: Call) -> Reply:
+    """Ephemeral replies reach the user over the websocket; the reply body is the command response."""
+    with mm.store.lock:
+        channel = mm.store.channel(str(call.body["channel_id"]))
+        if call.me.id not in channel.members:
+            raise AppError(403, "api.context.permissions.app_error", "You do not have permission.")
+    result = mm.run_command(call.me, channel.id, str(call.body["command"]), str(call.body.get("root_id", "")))
+    if result.error:
+        raise AppError(500, "api.command.execute_command.failed.app_error", result.error)
+    response_type = "in_channel" if result.posts else "ephemeral"
+    return 200, {"response_type": response_type, "text": "", "goto_location": "", "trigger_id": ""}
+
+
+def do_post_action(mm: Mattermost, call: Call) -> Reply:
+    selected = str((call.body or {}).get("selected_option", "")) if isinstance(call.body, dict) else ""
+    result = mm.click(call.me, call.params["post_id"], call.params["action_id"], selected)
+    if result.status != 200:
+        raise AppError(400, "api.post.do_action.action_integration.app_error", "The action failed.")
+    return 200, {"status": "OK"}
+
+
+def submit_interactive_dialog(mm: Mattermost, call: Call) -> Reply:
+    """Relays the integration's `error`/`errors`; `{"status": "OK"}` when it closed the form."""
+    submission = call.body.get("submission") or {}
+    result = mm.submit_dialog(call.me, dict(submission), cancelled=bool(call.body.get("cancelled", False)))
+    if result.status != 200:
+        raise AppError(result.status, "api.dialog.submit.app_error", result.error or "Dialog submission failed.")
+    if result.closed:
+        return 200, {"status": "OK"}
+    reply: dict[str, Any] = {}
+    if result.error:
+        reply["error"] = result.error
+    if result.errors:
+        reply["errors"] = result.errors
+    return 200, reply
+
+
 HANDLERS: dict[str, Handler] = {
     "GetUser": get_user,
     "GetUsersByIds": get_users_by_ids,
@@ -384,4 +460,10 @@ HANDLERS: dict[str, Handler] = {
     "GetClientConfig": get_client_config,
     "UploadFile": upload_file,
     "GetFileInfo": get_file_info,
+    "GetTeamsForUser": get_teams_for_user,
+    "GetChannelsForTeamForUser": get_channels_for_team_for_user,
+    "ListAutocompleteCommands": list_autocomplete_commands,
+    "ExecuteCommand": execute_command,
+    "DoPostAction": do_post_action,
+    "SubmitInteractiveDialog": submit_interactive_dialog,
 }

@@ -6,13 +6,14 @@ import asyncio
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import requests
 import uvicorn
+from starlette.routing import BaseRoute
 
 from sandbox.mattermost import actas
 from sandbox.mattermost.app import build_app
@@ -40,6 +41,7 @@ class MattermostEmulator:
         ws_ping_interval: float = 30.0,
         integration_timeout: float = 30.0,
         rate_limit: RateLimit | None = None,
+        extra_routes: Sequence[BaseRoute] = (),
     ) -> None:
         self.host = host
         self.port = port
@@ -48,6 +50,7 @@ class MattermostEmulator:
         self.mm = Mattermost(store, Hub(), http or requests.Session(), clock, lambda: self.url, integration_timeout)
         self.limiter = RateLimiter(rate_limit, clock)  # off (no headers, no 429) unless rate_limit
         self._ws_ping_interval = ws_ping_interval
+        self._extra_routes = tuple(extra_routes)  # the sandbox page's helpers (sandbox/console.py)
         self._server: uvicorn.Server | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -69,7 +72,7 @@ class MattermostEmulator:
         sock.bind((self.host, self.port))
         self.port = sock.getsockname()[1]
         config = uvicorn.Config(
-            build_app(self.mm, self.spec, self.limiter),
+            build_app(self.mm, self.spec, self.limiter, self._extra_routes),
             log_level="warning",
             ws="websockets-sansio",
             ws_ping_interval=self._ws_ping_interval,

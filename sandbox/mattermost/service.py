@@ -211,7 +211,16 @@ class Mattermost:
             }
         self.hub.publish(set(channel.members), event, data, channel_id=channel.id)
 
-    def send_ephemeral(self, user_id: str, channel_id: str, message: str, root_id: str = "") -> Post:
+    def send_ephemeral(
+        self,
+        user_id: str,
+        channel_id: str,
+        message: str,
+        root_id: str = "",
+        *,
+        props: dict[str, Any] | None = None,
+        post_type: str = "system_ephemeral",
+    ) -> Post:
         """Reaches only `user_id` (websocket and the act-as view); never stored as a post."""
         now = self.now_ms()
         post: Post = {
@@ -225,8 +234,8 @@ class Mattermost:
             "root_id": root_id,
             "original_id": "",
             "message": message,
-            "type": "system_ephemeral",
-            "props": {},
+            "type": post_type,
+            "props": dict(props or {}),
             "hashtags": "",
             "file_ids": [],
             "pending_post_id": "",
@@ -418,9 +427,8 @@ class Mattermost:
                 self.violate("command-reply", "ephemeral reply", error.message)
                 ephemerals.append(self.send_ephemeral(user.id, channel_id, error.message))
                 return
-            post = self.send_ephemeral(user.id, channel_id, text, root_id)
-            post["props"] = props
-            post["type"] = post_type
+            # Props go in before publishing: the websocket event must carry the attachments.
+            post = self.send_ephemeral(user.id, channel_id, text, root_id, props=props, post_type=post_type or "")
             ephemerals.append(rules.strip_integrations(post))
 
     def use_response_url(self, hook_id: str, content_type: str, content: bytes) -> CommandResult:
