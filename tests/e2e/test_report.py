@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from backend.api.contract import CreateRequestBody
 from backend.domain.models import Person, RequestStatus
+from bot.mattermost.trust import VERIFIED_EMAIL
 from tests.e2e.conftest import System, wait_until
 
 
 def _alice(system: System) -> Person:
     """Alice as the bot would vouch for her: her emulator user id, so DMs to her can be sent."""
-    return Person(user_id=system.mm.user("alice").id, username="alice", email="alice@example.com")
+    return Person(
+        user_id=system.mm.user("alice").id, username="alice", email="alice@example.com", vouched_by=VERIFIED_EMAIL
+    )
 
 
 def _one_grant(system: System) -> str:

@@ -39,6 +39,7 @@ EXPECTED_SKIPS = {
     "ApiStage": {"CKV_AWS_73", "CKV_AWS_120"},
     "RootMethod": {"CKV_AWS_59"},
     "ProxyMethod": {"CKV_AWS_59"},
+    "HealthMethod": {"CKV_AWS_59"},
 }
 
 
