@@ -108,126 +108,187 @@ def run() -> list[tuple[str, str, str]]:
     import logging
 
     logging.disable(logging.WARNING)
-    from backend.api.client import JitApiClient
-    from backend.api.contract import CreateRequestBody
-    from backend.api.signing import RequestSigner
-    from backend.domain.models import Person, RequestStatus
     from backend.local.clock import ShiftedClock
     from backend.local.stack import LocalStack, StackOptions
 
     state = Path(os.environ.get("TMPDIR", "/tmp")) / f"jit-bench-scale-{uuid.uuid4().hex[:8]}"
     clock = ShiftedClock()
-    stack = LocalStack(
-        StackOptions(
-            config_path=_config(state),
-            moto_port=0,
-            api_port=0,
-            clock=clock,
-            retry_sleep_factor=1.0,
-            reconcile_every_seconds=0,
-            state_dir=state,
-        )
-    ).start()
-    rate = stack.settings.ic_calls_per_second
-    wire = Wire(clock)
-    for name in IC_SERVICES:
-        getattr(stack.clients, name).meta.events.register("before-parameter-build", wire.record)
-    # A burst queues creates behind the budget for longer than a chat client would wait; the bench
-    # measures the backend, so its client waits as long as it takes.
-    client = JitApiClient(stack.api_url, RequestSigner(stack.signing_key(), stack.config.audience), timeout=600)
-    users = iter(range(USERS))
-    rows: list[tuple[str, str, str]] = []
+    options = StackOptions(
+        config_path=_config(state),
+        moto_port=0,
+        api_port=0,
+        clock=clock,
+        retry_sleep_factor=1.0,
+        reconcile_every_seconds=0,
+        state_dir=state,
+    )
+    stack = LocalStack(options).start()
+    try:
+        bench = ScaleRun(stack, clock)
+        bench.per_operation()
+        bench.scenarios()
+        return bench.rows
+    finally:
+        stack.stop()
 
-    def ask(person: Person) -> str:
+
+class ScaleRun:
+    def __init__(self, stack: Any, clock: Any) -> None:
+        from backend.api.client import JitApiClient
+        from backend.api.signing import RequestSigner
+
+        self.stack = stack
+        self.clock = clock
+        self.rate = stack.settings.ic_calls_per_second
+        self.wire = Wire(clock)
+        for name in IC_SERVICES:
+            getattr(stack.clients, name).meta.events.register("before-parameter-build", self.wire.record)
+        # A burst queues creates behind the budget for longer than a chat client would wait; the
+        # bench measures the backend, so its client waits as long as it takes.
+        signer = RequestSigner(stack.signing_key(), stack.config.audience)
+        self.client = JitApiClient(stack.api_url, signer, timeout=600)
+        self.users = iter(range(USERS))
+        self.rows: list[tuple[str, str, str]] = []
+
+    def people(self, n: int) -> list[Any]:
+        from backend.domain.models import Person
+
+        chosen = [next(self.users) for _ in range(n)]
+        return [Person(user_id=f"mm{i:03d}", username=f"u{i:03d}", email=f"u{i:03d}@example.com") for i in chosen]
+
+    def ask(self, person: Any, account: str = "staging", permission_set: str = "AdministratorAccess") -> str:
+        """staging AdministratorAccess is auto-approved (staging-self-service)."""
+        from backend.api.contract import CreateRequestBody
+
         body = CreateRequestBody(
             actor=person,
-            account="staging",
-            permission_set="AdministratorAccess",  # staging-self-service: auto-approved
+            account=account,
+            permission_set=permission_set,
             duration=DURATION,
             reason="bench burst",
             idempotency_key=uuid.uuid4().hex,
         )
-        return client.create_request(body).request_id
+        return self.client.create_request(body).request_id
 
-    def people(n: int) -> list[Person]:
-        chosen = [next(users) for _ in range(n)]
-        return [Person(user_id=f"mm{i:03d}", username=f"u{i:03d}", email=f"u{i:03d}@example.com") for i in chosen]
+    def burst(self, n: int) -> tuple[list[str], float]:
+        from backend.domain.models import RequestStatus
 
-    def burst(n: int) -> tuple[list[str], float]:
         started = time.monotonic()
         with ThreadPoolExecutor(max_workers=min(n, 16)) as pool:
-            ids = list(pool.map(ask, people(n)))
+            ids = list(pool.map(self.ask, self.people(n)))
         for request_id in ids:
-            stack.wait_for(request_id, RequestStatus.GRANTED, timeout=600)
+            self.stack.wait_for(request_id, RequestStatus.GRANTED, timeout=600)
         return ids, started
 
-    def revokes_after(ids: list[str], wake_before: timedelta) -> tuple[list[float], list[float], list[WireCall]]:
+    def counted(self, step: Callable[[], object]) -> list[str]:
+        mark = time.monotonic()
+        step()
+        return [c.operation for c in self.wire.since(mark)]
+
+    def per_operation(self) -> None:
+        """Identity Center calls of one create (new user, then cached), one grant, one revoke."""
+        from backend.domain.models import Person, RequestStatus
+
+        bob = Person(user_id="mmbob", username="bob", email="bob@example.com")
+        warm = self.ask(self.people(1)[0], "prod", "ReadOnlyAccess")  # needs approval: no workflow runs
+        self.client.decide(bob, warm, "deny", "warm-up")  # bob's groups are cached from here on
+        [person] = self.people(1)
+        ids: list[str] = []
+        new_user = self.counted(lambda: ids.append(self.ask(person, "prod", "ReadOnlyAccess")))
+        cached = self.counted(lambda: ids.append(self.ask(person, "prod", "ReadOnlyAccess")))
+        self.client.decide(bob, ids[1], "deny", "one is enough")
+
+        def approve_and_grant() -> None:
+            self.client.decide(bob, ids[0], "approve")
+            self.stack.wait_for(ids[0], RequestStatus.GRANTED, timeout=120)
+
+        def revoke() -> None:
+            self.client.revoke(person, ids[0], "bench")
+            self.stack.wait_for(ids[0], RequestStatus.REVOKED, timeout=120)
+
+        grant = self.counted(approve_and_grant)
+        revoked = self.counted(revoke)
+        detail = "; ".join(
+            f"{label}: {', '.join(ops) or '-'}"
+            for label, ops in (("new", new_user), ("grant", grant), ("revoke", revoked))
+        )
+        self.rows.append(
+            (
+                "IC calls per create (new user / cached) / grant / revoke",
+                f"{len(new_user)} / {len(cached)} / {len(grant)} / {len(revoked)}",
+                detail + " (moto answers at once; AWS adds a status poll to each create/delete)",
+            )
+        )
+
+    def revokes_after(self, ids: list[str], wake_before: timedelta) -> tuple[list[float], list[float], list[WireCall]]:
         """Jump to just before the first end time, let time flow, return lateness and bounds per revoke."""
-        requests = [stack.deps.store.get(r) for r in ids]
+        from backend.domain.models import RequestStatus
+
+        store = self.stack.deps.store
+        requests = [store.get(r) for r in ids]
         principal_end = {r.principal_id: r.end_time for r in requests}
         first_end = min(e for e in principal_end.values() if e is not None)
         # First past every expiry warning (those tasks must not crowd the revokes), then to the end.
-        clock.jump_to(max(r.warn_at for r in requests if r.warn_at is not None) + timedelta(seconds=1))
+        self.clock.jump_to(max(r.warn_at for r in requests if r.warn_at is not None) + timedelta(seconds=1))
         for request in requests:
-            _wait(lambda r=request: stack.deps.store.get(r.request_id).version > r.version)
+            _wait(lambda r=request: store.get(r.request_id).version > r.version)
         started = time.monotonic()
-        clock.jump_to(first_end - wake_before)
+        self.clock.jump_to(first_end - wake_before)
         for request_id in ids:
-            stack.wait_for(request_id, RequestStatus.REVOKED, timeout=600)
-        calls = wire.since(started)
+            self.stack.wait_for(request_id, RequestStatus.REVOKED, timeout=600)
+        calls = self.wire.since(started)
         deletes = sorted((c for c in calls if c.operation == "DeleteAccountAssignment"), key=lambda c: c.at)
         lateness = [
             (c.clock - end).total_seconds()
             for c in deletes
             if c.principal is not None and (end := principal_end.get(c.principal)) is not None
         ]
-        bounds = [math.floor(k / rate) for k in range(len(lateness))]  # k counted from 0: ⌊(k-1)/rate⌋
+        bounds = [math.floor(k / self.rate) for k in range(len(lateness))]  # k from 0: floor((k-1)/rate)
         return lateness, bounds, calls
 
-    def revoke_row(label: str, lateness: list[float], bounds: list[float], calls: list[WireCall]) -> None:
+    def revoke_row(self, label: str, lateness: list[float], bounds: list[float], calls: list[WireCall]) -> None:
         excess = [late - bound for late, bound in zip(lateness, bounds, strict=True)]
         p50, p99 = _percentile(lateness, 0.5), _percentile(lateness, 0.99)
         b50, b99 = _percentile(bounds, 0.5), _percentile(bounds, 0.99)
-        rows.append(
+        self.rows.append(
             (
                 f"revoke lateness {label} p50 / p99",
                 f"{p50:.2f} / {p99:.2f} s",
                 f"bound ⌊(k-1)/rate⌋ at those ranks {b50:.0f} / {b99:.0f} s; p99 over the bound "
-                f"{_percentile(excess, 0.99):.2f} s; IC calls/s max {_max_per_second(calls)} (budget {rate:g})",
+                f"{_percentile(excess, 0.99):.2f} s; IC calls/s max {_max_per_second(calls)} (budget {self.rate:g})",
             )
         )
 
-    try:
-        # N=1: one grant, one revoke.
-        ids, _ = burst(1)
-        revoke_row("N=1", *revokes_after(ids, timedelta(seconds=2)))
-
-        # N=50: simultaneous requests; grants (and so end times) spread at the rate the budget allows.
-        ids, started = burst(50)
-        calls = wire.since(started)
+    def grant_row(self, started: float) -> None:
+        calls = self.wire.since(started)
         grants = sorted((c for c in calls if c.operation == "CreateAccountAssignment"), key=lambda c: c.at)
         latency = [c.at - started for c in grants]
-        ahead = [sum(1 for c in calls if c.at < g.at) for g in grants]
-        bounds = [math.floor(n / rate) for n in ahead]
+        bounds = [math.floor(sum(1 for c in calls if c.at < g.at) / self.rate) for g in grants]
         excess = [lat - bound for lat, bound in zip(latency, bounds, strict=True)]
-        rows.append(
+        self.rows.append(
             (
                 "grant latency N=50 p50 / p99",
                 f"{_percentile(latency, 0.5):.1f} / {_percentile(latency, 0.99):.1f} s",
                 f"bound ⌊calls ahead/rate⌋ at those ranks {_percentile(bounds, 0.5):.0f} / "
                 f"{_percentile(bounds, 0.99):.0f} s; p99 over the bound {_percentile(excess, 0.99):.2f} s; "
-                f"IC calls/s max {_max_per_second(calls)} (budget {rate:g})",
+                f"IC calls/s max {_max_per_second(calls)} (budget {self.rate:g})",
             )
         )
-        revoke_row("N=50 natural", *revokes_after(ids, timedelta(seconds=1)))
+
+    def scenarios(self) -> None:
+        # N=1: one grant, one revoke.
+        ids, _ = self.burst(1)
+        self.revoke_row("N=1", *self.revokes_after(ids, timedelta(seconds=2)))
+
+        # N=50 at once: grants (and so end times) spread at the rate the budget allows.
+        ids, started = self.burst(50)
+        self.grant_row(started)
+        self.revoke_row("N=50 natural", *self.revokes_after(ids, timedelta(seconds=1)))
 
         # N=100 expiring in the same second: granted while the clock stands still.
-        clock.freeze()
-        ids, _ = burst(100)
-        clock.jump_to(clock())  # flowing again; the waits below decide when it moves
-        revoke_row("N=100 same second", *revokes_after(ids, timedelta(seconds=1)))
-        ends = {stack.deps.store.get(r).end_time for r in ids}
+        self.clock.freeze()
+        ids, _ = self.burst(100)
+        self.clock.jump_to(self.clock())  # flowing again; revokes_after moves it on
+        ends = {self.stack.deps.store.get(r).end_time for r in ids}
         assert len(ends) == 1, f"expected one end time, got {len(ends)}"
-    finally:
-        stack.stop()
-    return rows
+        self.revoke_row("N=100 same second", *self.revokes_after(ids, timedelta(seconds=1)))

@@ -101,6 +101,8 @@ class IdentityCenterGateway:
         throttle_max: float = 8.0,
         jitter: Callable[[float, float], float] = random.uniform,
         page_size: int | None = None,
+        group_name_ttl_seconds: float = 300.0,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         if not 0 < poll_initial <= poll_max:
             raise ValueError("need 0 < poll_initial <= poll_max")
@@ -124,6 +126,11 @@ class IdentityCenterGateway:
         self._page_size = page_size
         self._permission_sets: dict[str, str] = {}
         self._permission_sets_lock = threading.Lock()
+        # Group id → display name: shared by every member, so one DescribeGroup serves them all.
+        self._group_names: dict[str, tuple[float, str | None]] = {}
+        self._group_name_ttl = group_name_ttl_seconds
+        self._monotonic = monotonic
+        self._group_names_lock = threading.Lock()
 
     # -- identity store ---------------------------------------------------------------------------
 
@@ -179,6 +186,16 @@ class IdentityCenterGateway:
             raise _unexpected("group lookup", exc) from exc
 
     def _group_name(self, group_id: str) -> str | None:
+        with self._group_names_lock:
+            hit = self._group_names.get(group_id)
+        if hit is not None and self._monotonic() - hit[0] < self._group_name_ttl:
+            return hit[1]
+        name = self._describe_group_name(group_id)
+        with self._group_names_lock:
+            self._group_names[group_id] = (self._monotonic(), name)
+        return name
+
+    def _describe_group_name(self, group_id: str) -> str | None:
         try:
             group = self._call(
                 "DescribeGroup",

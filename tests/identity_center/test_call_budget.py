@@ -86,3 +86,19 @@ def test_a_busy_gateway_never_sends_more_than_ten_calls_in_a_second(
     assert len(times) > 40
     assert most_in_any_window(times) == 10
     assert fake_time.slept["limiter"]  # the limiter, not luck, kept the pace
+
+
+def test_group_names_are_described_once_for_every_member_within_their_ttl(
+    make_gateway: Callable[..., IdentityCenterGateway], idc: IdentityCenter, fake_time: FakeTime, wire: WireLog
+) -> None:
+    """alice and bob share on-call: the second user's lookup costs one call, not one per group."""
+    gateway = make_gateway(group_name_ttl_seconds=300, monotonic=fake_time.clock)
+    assert gateway.group_names_for_user(idc.users["alice"]) == {"platform-admins", "on-call"}
+    wire.calls.clear()
+    assert gateway.group_names_for_user(idc.users["bob"]) == {"on-call"}
+    assert [name for name, _ in wire.calls] == ["ListGroupMembershipsForMember"]
+
+    fake_time.now += 301  # after the TTL the name is asked again (a renamed group shows)
+    wire.calls.clear()
+    assert gateway.group_names_for_user(idc.users["bob"]) == {"on-call"}
+    assert [name for name, _ in wire.calls] == ["ListGroupMembershipsForMember", "DescribeGroup"]
