@@ -12,3 +12,4 @@ STATE_MACHINE_NAME: Final = "jit-access"
 EVENTS_TOPIC_NAME: Final = "jit-events"
 ALARMS_TOPIC_NAME: Final = "jit-alarms"
 KEYSET_SECRET_NAME: Final = "jit/hmac-keyset"  # noqa: S105 - the secret's name, not a secret
+IDENTITY_CENTER_BUDGET: Final = "identity-center"  # the jit_budget item every instance books its calls on

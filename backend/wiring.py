@@ -18,6 +18,7 @@ from backend.adapters.dynamodb_requests import DynamoRequestStore
 from backend.adapters.identity_center import IdentityCenterGateway
 from backend.adapters.metrics import CloudWatchMetrics, EmfMetrics
 from backend.adapters.rate_limit import RateLimiter
+from backend.adapters.shared_budget import SharedCallBudget
 from backend.adapters.sns_events import SnsEventBus
 from backend.adapters.stepfunctions_workflow import SfnWorkflow
 from backend.service.deps import Deps
@@ -76,7 +77,7 @@ def build_deps(
         clients.identitystore,
         settings.identity_center_instance_arn,
         settings.identity_store_id,
-        RateLimiter(settings.ic_calls_per_second),
+        SharedCallBudget(clients.dynamodb, settings.ic_calls_per_second, RateLimiter(settings.ic_calls_per_second)),
         sleep=sleep,
     )
     metrics = CloudWatchMetrics(clients.cloudwatch) if settings.metrics == "cloudwatch" else EmfMetrics()

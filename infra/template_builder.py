@@ -32,6 +32,7 @@ API_TABLE_ACTIONS: dict[str, list[str]] = {
     tables.NONCES: ["dynamodb:PutItem"],
     tables.OUTBOX: ["dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Scan"],
     tables.CONFIG: [*_READ, "dynamodb:PutItem"],
+    tables.BUDGET: ["dynamodb:UpdateItem"],
 }
 RECONCILER_TABLE_ACTIONS: dict[str, list[str]] = {
     name: actions for name, actions in API_TABLE_ACTIONS.items() if name != tables.NONCES

@@ -1,9 +1,10 @@
 """IAM Identity Center adapter: users, groups, permission sets and account assignments.
 
 Translates between the domain (:class:`AssignmentTarget`, domain errors) and the ``sso-admin`` and
-``identitystore`` APIs. Every AWS call goes through one shared :class:`RateLimiter` first, so the
-process never exceeds its self-imposed rate (Identity Center allows 20 calls per second shared by
-the whole account; we take at most half).
+``identitystore`` APIs. Every AWS call goes through the call budget first (shared by every
+instance, see ``shared_budget``), so the backend never exceeds its self-imposed rate (Identity
+Center allows 20 calls per second shared by the whole account; we take at most half). Revokes
+are urgent: when the budget is short they go before grants and lookups.
 
 Retries live here, not in botocore: ``ThrottlingException``, ``TooManyRequestsException`` and
 ``ConflictException`` (overlapping operations on the same assignment) are retried with jittered
@@ -58,11 +59,13 @@ if TYPE_CHECKING:
         ListPermissionSetsResponseTypeDef,
     )
 
-    from backend.adapters.rate_limit import RateLimiter
+    from backend.adapters.rate_limit import CallBudget
 
 log = logging.getLogger(__name__)
 
 RETRYABLE_CODES: Final = frozenset({"ThrottlingException", "TooManyRequestsException", "ConflictException"})
+# Taking access away goes first when the budget is short (grants and lookups wait).
+URGENT_OPERATIONS: Final = frozenset({"DeleteAccountAssignment", "DescribeAccountAssignmentDeletionStatus"})
 NOT_FOUND: Final = "ResourceNotFoundException"
 
 T = TypeVar("T")
@@ -90,7 +93,7 @@ class IdentityCenterGateway:
         identitystore_client: IdentityStoreClient,
         instance_arn: str,
         identity_store_id: str,
-        limiter: RateLimiter,
+        limiter: CallBudget,
         *,
         sleep: Callable[[float], None] = time.sleep,
         poll_initial: float = 1.0,
@@ -396,7 +399,7 @@ class IdentityCenterGateway:
         """One AWS call under the rate limit, retrying throttling and conflicts with backoff."""
         attempt = 0
         while True:
-            self._limiter.acquire()
+            self._limiter.acquire(urgent=operation in URGENT_OPERATIONS)
             try:
                 return send()
             except ClientError as exc:
