@@ -13,7 +13,9 @@ slots never drift):
 Revokes come first when the budget is short: an urgent call books whatever slot is free, while a
 normal one (grants, lookups, the reconciler's reads) books only if the queue ahead of it ends
 within ``normal_horizon`` seconds, and otherwise waits and asks again, leaving the queue to the
-revokes. Slots are in epoch seconds, so instance clocks must agree (Lambda's are NTP-synchronised).
+revokes (it sleeps until the queue is short instead of polling). A call whose thread wakes well
+after its slot books again rather than bunch up with the next ones. Slots are in epoch seconds,
+so instance clocks must agree (Lambda's are NTP-synchronised).
 
 If DynamoDB itself fails, calls fall back to a per-process limiter rather than stop: an Identity
 Center call (a break-glass revoke above all) must not depend on the budget table being up.
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
 from typing import TYPE_CHECKING
 
@@ -41,6 +44,16 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _MILLI = Decimal("0.001")
+
+
+_MAX_LATE_REBOOKS = 3
+
+
+@dataclass(frozen=True)
+class _QueueAhead:
+    """No slot booked: the queue of booked calls runs until ``ends``."""
+
+    ends: Decimal
 
 
 class SharedCallBudget:
@@ -65,27 +78,37 @@ class SharedCallBudget:
         self._horizon = Decimal(str(normal_horizon))
         self._clock = clock
         self._sleep = sleep
+        self.fallbacks = 0  # calls that went through the per-process limiter instead
 
     def acquire(self, urgent: bool = False) -> None:
         """Wait until this call's booked slot has come."""
+        late_rebooks = 0
         while True:
-            now = Decimal(str(self._clock())).quantize(_MILLI)
+            now = self._now()
             try:
-                slot = self._book(now, urgent)
+                booking = self._book(now, urgent)
             except (ClientError, BotoCoreError):
                 log.warning("the shared call budget is unavailable; using this process's limiter", exc_info=True)
+                self.fallbacks += 1
                 self._fallback.acquire()
                 return
-            if slot is None:
-                if not urgent:  # the queue is long: let the revokes through first
-                    self._sleep(float(self._step))
+            if isinstance(booking, _QueueAhead):
+                if not urgent:  # the queue is long: wait until it is short, letting revokes book first
+                    self._sleep(max(float(booking.ends - self._horizon - now), float(self._step)))
                 continue
-            wait = float(slot - now)
+            wait = float(booking - now)
             if wait > 0:
                 self._sleep(wait)
+            # Woken well after the slot (a busy host): going now would bunch calls; book again.
+            if self._now() - booking > self._step and late_rebooks < _MAX_LATE_REBOOKS:
+                late_rebooks += 1
+                continue
             return
 
-    def _book(self, now: Decimal, urgent: bool) -> Decimal | None:
+    def _now(self) -> Decimal:
+        return Decimal(str(self._clock())).quantize(_MILLI)
+
+    def _book(self, now: Decimal, urgent: bool) -> Decimal | _QueueAhead:
         busy_condition = "next_free >= :now" if urgent else "next_free >= :now AND next_free <= :horizon"
         values = {":now": {"N": str(now)}, ":step": {"N": str(self._step)}}
         if not urgent:
@@ -98,11 +121,15 @@ class SharedCallBudget:
                 ConditionExpression=busy_condition,
                 ExpressionAttributeValues=values,
                 ReturnValues="UPDATED_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
             return Decimal(response["Attributes"]["next_free"]["N"]) - self._step
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
+            current = exc.response.get("Item", {}).get("next_free", {}).get("N")  # type: ignore[attr-defined]
+            if current is not None and Decimal(current) >= now:
+                return _QueueAhead(Decimal(current))  # busy beyond the horizon
         try:
             self._client.update_item(
                 TableName=tables.BUDGET,
@@ -114,5 +141,5 @@ class SharedCallBudget:
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
-            return None  # busy beyond the horizon, or another instance booked in between: ask again
+            return _QueueAhead(now)  # another instance booked in between: ask again
         return now
