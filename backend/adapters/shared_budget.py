@@ -13,8 +13,8 @@ slots never drift):
 Revokes come first when the budget is short: an urgent call books whatever slot is free, while a
 normal one (grants, lookups, the reconciler's reads) books only if the queue ahead of it ends
 within ``normal_horizon`` seconds, and otherwise waits and asks again, leaving the queue to the
-revokes (it sleeps until the queue is short instead of polling). A call whose thread wakes well
-after its slot books again rather than bunch up with the next ones. Slots are in epoch seconds,
+revokes (it sleeps until the queue is short instead of polling). A grant or lookup whose thread
+wakes well after its slot books again rather than bunch up with the next calls. Slots are in epoch seconds,
 so instance clocks must agree (Lambda's are NTP-synchronised).
 
 If DynamoDB itself fails, calls fall back to a per-process limiter rather than stop: an Identity
@@ -99,8 +99,9 @@ class SharedCallBudget:
             wait = float(booking - now)
             if wait > 0:
                 self._sleep(wait)
-            # Woken well after the slot (a busy host): going now would bunch calls; book again.
-            if self._now() - booking > self._step and late_rebooks < _MAX_LATE_REBOOKS:
+            # Woken well after the slot (a busy host): going now would bunch calls, so a grant or a
+            # lookup books again. A revoke goes: taking access away on time comes first.
+            if not urgent and self._now() - booking > self._step and late_rebooks < _MAX_LATE_REBOOKS:
                 late_rebooks += 1
                 continue
             return
