@@ -168,7 +168,9 @@ class ScaleRun:
         chosen = [next(self.users) for _ in range(n)]
         return [Person(user_id=f"mm{i:03d}", username=f"u{i:03d}", email=f"u{i:03d}@example.com") for i in chosen]
 
-    def ask(self, person: Any, account: str = "staging", permission_set: str = "AdministratorAccess") -> str:
+    def ask(
+        self, person: Any, account: str = "staging", permission_set: str = "AdministratorAccess", duration: str = DURATION
+    ) -> str:
         """staging AdministratorAccess is auto-approved (staging-self-service)."""
         from backend.api.contract import CreateRequestBody
 
@@ -176,7 +178,7 @@ class ScaleRun:
             actor=person,
             account=account,
             permission_set=permission_set,
-            duration=DURATION,
+            duration=duration,
             reason="bench burst",
             idempotency_key=uuid.uuid4().hex,
         )
@@ -209,8 +211,9 @@ class ScaleRun:
         self.client.decide(bob, warm, "deny", "warm-up")  # bob's groups are cached from here on
         [person] = self.people(1)
         ids: list[str] = []
-        new_user = self.counted(lambda: ids.append(self.ask(person, "prod", "ReadOnlyAccess")))
-        cached = self.counted(lambda: ids.append(self.ask(person, "prod", "ReadOnlyAccess")))
+        # 1h: the grant's own execution still waits for its warning when the early revoke runs.
+        new_user = self.counted(lambda: ids.append(self.ask(person, "prod", "ReadOnlyAccess", "1h")))
+        cached = self.counted(lambda: ids.append(self.ask(person, "prod", "ReadOnlyAccess", "1h")))
         self.client.decide(bob, ids[1], "deny", "one is enough")
 
         def approve_and_grant() -> None:
