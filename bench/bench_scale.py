@@ -169,7 +169,11 @@ class ScaleRun:
         return [Person(user_id=f"mm{i:03d}", username=f"u{i:03d}", email=f"u{i:03d}@example.com") for i in chosen]
 
     def ask(
-        self, person: Any, account: str = "staging", permission_set: str = "AdministratorAccess", duration: str = DURATION
+        self,
+        person: Any,
+        account: str = "staging",
+        permission_set: str = "AdministratorAccess",
+        duration: str = DURATION,
     ) -> str:
         """staging AdministratorAccess is auto-approved (staging-self-service)."""
         from backend.api.contract import CreateRequestBody
