@@ -15,3 +15,4 @@ ALARMS_TOPIC_NAME: Final = "jit-alarms"
 FALLBACK_TOPIC_NAME: Final = "jit-alarms-fallback"  # JIT-BotUnreachable notifies it, never the bot
 DELIVERY_DLQ_NAME: Final = "jit-sns-delivery-dlq"
 KEYSET_SECRET_NAME: Final = "jit/hmac-keyset"  # noqa: S105 - the secret's name, not a secret
+IDENTITY_CENTER_BUDGET: Final = "identity-center"  # the jit_budget item every instance books its calls on

@@ -21,6 +21,7 @@ from backend.adapters.identity_center import IdentityCenterGateway
 from backend.adapters.metrics import CloudWatchMetrics, EmfMetrics
 from backend.adapters.permission_set_policy import PermissionSetPolicies
 from backend.adapters.rate_limit import RateLimiter
+from backend.adapters.shared_budget import SharedCallBudget
 from backend.adapters.sns_events import SnsEventBus
 from backend.adapters.stepfunctions_workflow import SfnWorkflow
 from backend.service.deps import Deps
@@ -79,7 +80,7 @@ def build_deps(
         clients.identitystore,
         settings.identity_center_instance_arn,
         settings.identity_store_id,
-        RateLimiter(settings.ic_calls_per_second),
+        SharedCallBudget(clients.dynamodb, settings.ic_calls_per_second, RateLimiter(settings.ic_calls_per_second)),
         sleep=sleep,
     )
     sessions = PermissionSetPolicies(

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-MODULES = ("bench.bench_backend", "bench.bench_sessions", "bench.bench_bot", "bench.bench_alarms")
+MODULES = ("bench.bench_backend", "bench.bench_sessions", "bench.bench_scale", "bench.bench_bot", "bench.bench_alarms")
 _RUN_ONE = "import json, sys, {name} as m; rows = m.run(); sys.stdout.write('\\n@@ROWS@@' + json.dumps(rows))"
 
 

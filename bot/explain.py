@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from backend.api.client import BackendError, BackendUnavailable
+from backend.api.client import BackendError, BackendUnavailable, OutcomeUnknown
 from bot.neutralise import neutralise
 
 UNREACHABLE = (
     "The access service is unreachable right now, so nothing was changed. Please try again in a minute; "
     "if it keeps failing, tell the platform on-call."
+)
+
+UNCONFIRMED = (
+    "The access service did not confirm this in time, so it may or may not have been done. "
+    "Check with `/jit list` before trying again; if it keeps happening, tell the platform on-call."
 )
 
 _LEADS = {
@@ -29,6 +34,8 @@ _LEADS = {
 
 
 def explain(error: Exception) -> str:
+    if isinstance(error, OutcomeUnknown):
+        return UNCONFIRMED
     if isinstance(error, BackendUnavailable):
         return UNREACHABLE
     if isinstance(error, BackendError):

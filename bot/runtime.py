@@ -144,6 +144,7 @@ class BotRuntime:
             s.backend_url,
             RequestSigner(SigningKey(key_id=s.backend_key_id, secret=s.backend_key_bytes()), s.backend_audience),
             timeout=s.backend_timeout_seconds,
+            settle_seconds=s.backend_settle_seconds,
         )
         backend = Backend(api, self.backend_pool, self.metrics)
         cards = Cards(mm, signer, s.public_url + "/mattermost/actions", s.aws_portal_url, self._clock)

@@ -38,6 +38,8 @@ class BotSettings(BaseModel):
     backend_key_secret: SecretStr = Field(description="base64url HMAC key shared with the backend")
     backend_audience: str = Field(min_length=1)
     backend_timeout_seconds: float = Field(default=10.0, gt=0)
+    # How long a create whose answer was lost is asked again (same idempotency key) before giving up.
+    backend_settle_seconds: float = Field(default=30.0, ge=0)
     # Buttons: their own key, never the backend key.
     action_key: SecretStr = Field(description="base64url key (>= 32 bytes) signing button contexts")
     action_ttl_seconds: int = Field(default=7 * 24 * 3600, gt=0)

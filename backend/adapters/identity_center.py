@@ -1,9 +1,10 @@
 """IAM Identity Center adapter: users, groups, permission sets and account assignments.
 
 Translates between the domain (:class:`AssignmentTarget`, domain errors) and the ``sso-admin`` and
-``identitystore`` APIs. Every AWS call goes through one shared :class:`RateLimiter` first, so the
-process never exceeds its self-imposed rate (Identity Center allows 20 calls per second shared by
-the whole account; we take at most half).
+``identitystore`` APIs. Every AWS call goes through the call budget first (shared by every
+instance, see ``shared_budget``), so the backend never exceeds its self-imposed rate (Identity
+Center allows 20 calls per second shared by the whole account; we take at most half). Revokes
+are urgent: when the budget is short they go before grants and lookups.
 
 Retries live here, not in botocore: ``ThrottlingException``, ``TooManyRequestsException`` and
 ``ConflictException`` (overlapping operations on the same assignment) are retried with jittered
@@ -58,11 +59,13 @@ if TYPE_CHECKING:
         ListPermissionSetsResponseTypeDef,
     )
 
-    from backend.adapters.rate_limit import RateLimiter
+    from backend.adapters.rate_limit import CallBudget
 
 log = logging.getLogger(__name__)
 
 RETRYABLE_CODES: Final = frozenset({"ThrottlingException", "TooManyRequestsException", "ConflictException"})
+# Taking access away goes first when the budget is short (grants and lookups wait).
+URGENT_OPERATIONS: Final = frozenset({"DeleteAccountAssignment", "DescribeAccountAssignmentDeletionStatus"})
 NOT_FOUND: Final = "ResourceNotFoundException"
 
 T = TypeVar("T")
@@ -90,7 +93,7 @@ class IdentityCenterGateway:
         identitystore_client: IdentityStoreClient,
         instance_arn: str,
         identity_store_id: str,
-        limiter: RateLimiter,
+        limiter: CallBudget,
         *,
         sleep: Callable[[float], None] = time.sleep,
         poll_initial: float = 1.0,
@@ -101,6 +104,8 @@ class IdentityCenterGateway:
         throttle_max: float = 8.0,
         jitter: Callable[[float, float], float] = random.uniform,
         page_size: int | None = None,
+        group_name_ttl_seconds: float = 300.0,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         if not 0 < poll_initial <= poll_max:
             raise ValueError("need 0 < poll_initial <= poll_max")
@@ -124,6 +129,11 @@ class IdentityCenterGateway:
         self._page_size = page_size
         self._permission_sets: dict[str, str] = {}
         self._permission_sets_lock = threading.Lock()
+        # Group id → display name: shared by every member, so one DescribeGroup serves them all.
+        self._group_names: dict[str, tuple[float, str | None]] = {}
+        self._group_name_ttl = group_name_ttl_seconds
+        self._monotonic = monotonic
+        self._group_names_lock = threading.Lock()
 
     # -- identity store ---------------------------------------------------------------------------
 
@@ -179,6 +189,16 @@ class IdentityCenterGateway:
             raise _unexpected("group lookup", exc) from exc
 
     def _group_name(self, group_id: str) -> str | None:
+        with self._group_names_lock:
+            hit = self._group_names.get(group_id)
+        if hit is not None and self._monotonic() - hit[0] < self._group_name_ttl:
+            return hit[1]
+        name = self._describe_group_name(group_id)
+        with self._group_names_lock:
+            self._group_names[group_id] = (self._monotonic(), name)
+        return name
+
+    def _describe_group_name(self, group_id: str) -> str | None:
         try:
             group = self._call(
                 "DescribeGroup",
@@ -383,7 +403,7 @@ class IdentityCenterGateway:
         """One AWS call under the rate limit, retrying throttling and conflicts with backoff."""
         attempt = 0
         while True:
-            self._limiter.acquire()
+            self._limiter.acquire(urgent=operation in URGENT_OPERATIONS)
             try:
                 return send()
             except ClientError as exc:

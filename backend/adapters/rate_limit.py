@@ -6,8 +6,8 @@ window log): a call may start only when the call ``burst`` places back is at lea
 seconds old. For an integral rate this is exact: never more than ``rate`` calls start in any
 half-open one-second window, with no floating-point drift from summing intervals.
 
-The bound holds per process. Share one instance between every Identity Center call of the
-process; concurrency across processes (Lambda containers) is bounded by reserved concurrency.
+The bound holds per process: the deployed backend shares one budget across instances
+(``shared_budget.SharedCallBudget``) and uses this only if that budget's table is unavailable.
 """
 
 from __future__ import annotations
@@ -16,12 +16,17 @@ import math
 import threading
 import time
 from collections import deque
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
 DEFAULT_IDENTITY_CENTER_RATE = 10.0
+
+
+class CallBudget(Protocol):
+    def acquire(self, urgent: bool = False) -> None:
+        """Wait until one more call fits the budget; ``urgent`` (revokes) goes first when it is short."""
 
 
 class RateLimiter:
@@ -48,7 +53,7 @@ class RateLimiter:
     def max_calls_per_second(self) -> float:
         return self._burst / self._period
 
-    def acquire(self) -> None:
+    def acquire(self, urgent: bool = False) -> None:  # noqa: ARG002 - one process: first come, first served
         """Wait until a call may start, then claim its slot."""
         with self._lock:
             while True:

@@ -14,6 +14,7 @@ NONCES: Final = "jit_nonces"
 CONFIG: Final = "jit_config"
 OUTBOX: Final = "jit_outbox"  # lifecycle events not yet delivered to SNS
 IDENTITIES: Final = "jit_identities"  # Mattermost account ↔ Identity Center user bindings
+BUDGET: Final = "jit_budget"  # the Identity Center call budget shared by every instance
 
 GSI_STATUS_ENDTIME: Final = "gsi_status_endtime"
 GSI_STATUS_CREATED: Final = "gsi_status_created"
@@ -72,6 +73,10 @@ TABLE_DEFINITIONS: Final[dict[str, dict[str, Any]]] = {
     OUTBOX: {
         "KeySchema": [_key("event_id", "HASH")],
         "AttributeDefinitions": [_attr("event_id")],
+    },
+    BUDGET: {
+        "KeySchema": [_key("budget", "HASH")],
+        "AttributeDefinitions": [_attr("budget")],
     },
     CONFIG: {
         "KeySchema": [_key("kind", "HASH"), _key("version", "RANGE")],

@@ -5,7 +5,9 @@ The bot and the local command-line client both use it; it never imports boto3.
 
 from __future__ import annotations
 
+import http.client
 import json
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -22,6 +24,8 @@ from backend.api.contract import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from backend.api.signing import RequestSigner
     from backend.domain.models import Person
 
@@ -43,13 +47,36 @@ class BackendUnavailable(Exception):
     """The backend could not be reached or answered nonsense; nothing is known to have happened."""
 
 
+class OutcomeUnknown(BackendUnavailable):
+    """The call may have reached the backend (it timed out or the connection was reset mid-way).
+
+    Unlike a refused connection, the backend may have done the work: tell nobody "nothing happened".
+    """
+
+
+# API Gateway's answer when the function outlived the integration timeout: the work may be done.
+_GATEWAY_TIMEOUT = 504
+
+
 class JitApiClient:
-    def __init__(self, base_url: str, signer: RequestSigner, timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        signer: RequestSigner,
+        timeout: float = 10.0,
+        *,
+        settle_seconds: float = 60.0,
+        sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         parsed = urllib.parse.urlsplit(base_url)
         self._base = base_url.rstrip("/")
         self._stage_prefix = parsed.path.rstrip("/")  # API Gateway stage: not part of the signed path
         self._signer = signer
         self._timeout = timeout
+        self._settle_seconds = settle_seconds
+        self._sleep = sleep
+        self._monotonic = monotonic
 
     # -- transport -------------------------------------------------------------------------
 
@@ -65,8 +92,12 @@ class JitApiClient:
             with urllib.request.urlopen(request, timeout=self._timeout) as response:  # noqa: S310
                 payload = response.read()
         except urllib.error.HTTPError as exc:
+            if exc.code == _GATEWAY_TIMEOUT:
+                raise OutcomeUnknown(f"the JIT backend at {self._base} timed out at the gateway") from None
             raise _backend_error(exc.code, exc.read()) from None
-        except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
+        except (urllib.error.URLError, TimeoutError, ConnectionError, http.client.HTTPException) as exc:
+            if _may_have_arrived(exc):
+                raise OutcomeUnknown(f"the JIT backend at {self._base} did not answer: {exc}") from exc
             raise BackendUnavailable(f"the JIT backend at {self._base} is unreachable: {exc}") from exc
         try:
             return json.loads(payload)
@@ -82,7 +113,23 @@ class JitApiClient:
     # -- operations ------------------------------------------------------------------------
 
     def create_request(self, body: CreateRequestBody) -> RequestView:
-        return self._model(RequestView, "POST", "/requests", body=body.model_dump(mode="json"))
+        """Create, or find out what became of an attempt whose answer was lost.
+
+        A timed-out or reset create may have been done by the backend. Asking again with the same
+        idempotency key returns that request instead of a second one, so retry (with back-off) for
+        up to ``settle_seconds`` before admitting the outcome is unknown.
+        """
+        payload = body.model_dump(mode="json")
+        deadline = self._monotonic() + self._settle_seconds
+        pause = 0.25
+        while True:
+            try:
+                return self._model(RequestView, "POST", "/requests", body=payload)
+            except OutcomeUnknown:
+                if self._monotonic() + pause > deadline:
+                    raise
+            self._sleep(pause)
+            pause = min(pause * 2, 4.0)
 
     def get_request(self, actor: Person, request_id: str) -> RequestView:
         return self._model(RequestView, "GET", f"/requests/{request_id}", query=_actor_query(actor))
@@ -129,6 +176,14 @@ class JitApiClient:
 
     def health(self) -> bool:
         return bool(self.call("GET", "/health").get("status") == "ok")
+
+
+def _may_have_arrived(exc: BaseException) -> bool:
+    """A timeout or a reset: the backend may have the call. A refusal or an unknown host: it has not."""
+    reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+    if isinstance(reason, ConnectionRefusedError):
+        return False
+    return isinstance(reason, TimeoutError | ConnectionError | http.client.HTTPException)
 
 
 def _actor_query(actor: Person) -> list[tuple[str, str]]:

@@ -4,7 +4,9 @@
 1. Lambda: ``LambdaSimpleBackend.invoke`` dispatches to the real handlers by function name, and a
    raised exception becomes a function error whose ``errorType`` is its class name, as in AWS.
 2. Wait: ``TimestampPath`` waits follow the stack's clock (moto compares with naive local time,
-   and tests move a manual clock instead of sleeping).
+   drops fractions of a second, and tests move a manual clock instead of sleeping). A real clock
+   is read to the microsecond, so a wait wakes at its timestamp, as in AWS, and not up to a
+   second later (the stack's own clock keeps second precision for what it stores).
 3. Retry: the interval between Step Functions retries is scaled (tests use 0).
 4. SNS HTTP(S) delivery: as in SNS, a delivery the endpoint refuses (no connection, non-2xx) does
    not fail the publish; it is counted as ``AWS/SNS NumberOfNotificationsFailed`` (dimension
@@ -109,14 +111,14 @@ def install_patches(registry: LambdaRegistry, clock: Clock, retry_sleep_factor: 
     def wait_for_timestamp(self: Any, env: Any) -> None:
         self.string.eval(env=env)
         text = env.stack.pop()
-        target = self._from_timestamp_string(timestamp=text)
+        target = parse_wait_timestamp(text) if self._is_valid_timestamp_pattern(text) else None
         if target is None:
             from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
                 FailureEventException,
             )
 
             raise FailureEventException(self._create_failure_event(env, text))
-        _wait_until(clock, target.replace(tzinfo=UTC), env)
+        _wait_until(clock, target, env)
 
     _serialise_dynamodb()
     _deliver_http_as_sns(clock)
@@ -191,17 +193,40 @@ def _dead_letter(sub: Any, envelope: dict[str, Any]) -> None:
     sqs_backends[sub.account_id][region].send_message(queue_name, json.dumps(envelope))
 
 
-def _wait_until(clock: Clock, target: datetime, env: Any) -> None:
-    from backend.local.clock import ManualClock
+def parse_wait_timestamp(text: str) -> datetime | None:
+    """An ASL Wait timestamp (``...Z``, fractions of a second allowed) as an aware UTC datetime."""
+    try:
+        return datetime.fromisoformat(text).astimezone(UTC)
+    except ValueError:
+        return None
 
-    if isinstance(clock, ManualClock):
+
+def precise_now(clock: Clock) -> Clock:
+    """The reading a wait compares with: the stack's clock, unless that is the real one at second
+    precision; then the real time to the microsecond."""
+    from backend.wiring import utc_now
+
+    return (lambda: datetime.now(UTC)) if clock is utc_now else clock
+
+
+def _wait_until(clock: Clock, target: datetime, env: Any) -> None:
+    from backend.local.clock import ManualClock, ShiftedClock
+
+    if isinstance(clock, ManualClock | ShiftedClock):
         clock.wait_until(target, should_stop=lambda: not env.is_running())
         return
-    while env.is_running():
-        remaining = (target - clock()).total_seconds()
+    wait_until_moment(precise_now(clock), target, env.is_running, env.program_state_event.wait)
+
+
+def wait_until_moment(
+    now: Clock, target: datetime, running: Callable[[], bool], wait: Callable[[float], object]
+) -> None:
+    """Wait (in steps of at most 5 s, so an aborted execution leaves) until ``now()`` reaches ``target``."""
+    while running():
+        remaining = (target - now()).total_seconds()
         if remaining <= 0:
             return
-        env.program_state_event.wait(min(remaining, 5.0))
+        wait(min(remaining, 5.0))
 
 
 def start_moto_server(port: int) -> Any:

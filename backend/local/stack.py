@@ -7,6 +7,7 @@ state machine's Lambda tasks run the real ``jit-api`` handler in-process; the AP
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import threading
@@ -54,6 +55,9 @@ class StackOptions:
     retry_sleep_factor: float = 1.0  # 0 in tests: Step Functions retries do not sleep
     reconcile_every_seconds: float | None = None  # None: the config file's; 0: never on its own
     state_dir: Path | None = None
+    # Step Functions' Lambda tasks run on this many separate jit-api processes (own clients, caches
+    # and call-budget object), taken in turn, as concurrent Lambda containers would.
+    task_instances: int = 1
 
 
 def _no_sleep(_seconds: float) -> None:
@@ -78,6 +82,8 @@ class LocalStack:
         self.clients: Clients
         self.deps: Deps
         self.process: ApiProcess
+        self.instance_clients: list[Clients] = []
+        self._task_processes: list[ApiProcess] = []
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -136,8 +142,20 @@ class LocalStack:
         sleep = time.sleep if self.options.retry_sleep_factor > 0 else _no_sleep
         self.deps = build_deps(self.settings, self.clients, self.clock, sleep)
         self.process = build_process(self.settings, self.clients, self.deps)
-        self.lambdas.register("jit-api", self.process.handle)
+        self.instance_clients = [self.clients]
+        self._task_processes = [self.process]
+        for _ in range(self.options.task_instances - 1):
+            clients = make_clients(self.settings, session)
+            self.instance_clients.append(clients)
+            deps = build_deps(self.settings, clients, self.clock, sleep)
+            self._task_processes.append(build_process(self.settings, clients, deps))
+        self._turn = itertools.count()
+        self.lambdas.register("jit-api", self._run_task)
         self.lambdas.register("jit-reconciler", lambda event, _ctx: run_reconciler(self.deps, event))
+
+    def _run_task(self, event: dict[str, Any], context: Any) -> Any:
+        processes = self._task_processes
+        return processes[next(self._turn) % len(processes)].handle(event, context)
 
     def _write_endpoints(self) -> None:
         """Where the local command-line client and the bot find the running stack."""
@@ -147,7 +165,7 @@ class LocalStack:
     def restart_api_process(self) -> None:
         """Serve the API from a fresh process (a cold Lambda container: empty key and policy caches)."""
         self.process = build_process(self.settings, self.clients, self.deps)
-        self.lambdas.register("jit-api", self.process.handle)
+        self._task_processes[0] = self.process
         if self._api is not None:
             self._api.handler = self.process.api
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from backend.domain.ledger import needs_restore, plan_release
+from backend.domain.ledger import left_behind, needs_restore, plan_release
 
 if TYPE_CHECKING:
+    from backend.domain.assignment import AssignmentTarget
     from backend.domain.models import AccessRequest
     from backend.service.deps import Deps
 
@@ -26,11 +27,29 @@ def release_access(deps: Deps, request: AccessRequest) -> bool:
     delete gets its assignment back, so an earlier expiry never removes a later grant.
     """
     target = request.target
-    plan = plan_release(deps.ledger.holders(target), request.request_id)
-    if plan.delete_assignment:
+    return release_holders(deps, target, frozenset({request.request_id}), deps.ledger.holders(target))
+
+
+def release_holders(
+    deps: Deps, target: AssignmentTarget, releasing: frozenset[str], holders_read: frozenset[str]
+) -> bool:
+    """Release ``releasing`` from the ledger entry read as ``holders_read``; returns whether deleted.
+
+    The delete is decided on the entry read and checked against what the ledger holds after the
+    holders left (atomic set updates): a holder that joined meanwhile gets the assignment back, and
+    if the other holders left meanwhile (each seeing us still holding) we delete it after all.
+    """
+    deleted = plan_release(holders_read, releasing).delete_assignment
+    if deleted:
         deps.assignments.delete_assignment(target)
-    remaining = deps.ledger.remove(target, request.request_id)
-    if needs_restore(plan.delete_assignment, remaining):
+    remaining = holders_read - releasing
+    for request_id in sorted(releasing):
+        remaining = deps.ledger.remove(target, request_id)
+    if left_behind(deleted, remaining):
+        deps.assignments.delete_assignment(target)
+        deleted = True
+        remaining = deps.ledger.holders(target)
+    if needs_restore(deleted, remaining):
         deps.assignments.create_assignment(target)
         return False
-    return plan.delete_assignment
+    return deleted

@@ -24,6 +24,7 @@ from backend.domain.reconcile import (
     plan_reconcile,
 )
 from backend.domain.timefmt import iso_z
+from backend.service.access import release_holders
 from backend.service.sessions import reconcile_session_denies
 from backend.service.workflow_tasks import mark_error, revoke_now
 
@@ -124,16 +125,17 @@ def _apply(deps: Deps, action: ReconcileAction, report: ReconcileReport) -> None
                 deps.commit(request, after, deps.entry("request.expired", None, request.status, after.status))
         case FailStuckGrant(request_id):
             mark_error(deps, request_id, "the grant workflow did not finish; the reconciler does not retry grants")
-        case ReleaseDeadHolders(target, dead_holders, live_holders):
-            if not live_holders:
-                deps.assignments.delete_assignment(target)
-            for request_id in sorted(dead_holders):
-                deps.ledger.remove(target, request_id)
+        case ReleaseDeadHolders(target):
+            _release_dead_holders(deps, target)
         case Drift(target, remove):
+            if deps.ledger.holders(target):
+                return  # a grant joined since the ledger was read: not drift
             report.drift.append(target)
             log.warning("drift: assignment %s is held by no active request", target.ledger_key)
             if remove:
                 deps.assignments.delete_assignment(target)
+                if deps.ledger.holders(target):  # a grant joined during the delete: give it back
+                    deps.assignments.create_assignment(target)
             _publish_drift(deps, target, removed=remove)
 
 
@@ -153,6 +155,31 @@ def _session_denies(deps: Deps, report: ReconcileReport) -> None:
         report.done["SessionDenyReadded"] += len(found.readded)
     if found.failed:
         report.failed["SessionDenies"] += found.failed
+
+
+def _release_dead_holders(deps: Deps, target: AssignmentTarget) -> None:
+    """Release the holders that are dead now, judged on a fresh read of the ledger entry.
+
+    The plan was made from a ledger scan followed by status reads; by now some of those holders may
+    have been revoked (and released) and new grants may have joined. So: read the entry, read each
+    holder's status, read the entry again; a holder is dead only if it is in both reads and its
+    status no longer holds access (statuses never return to holding). The release itself is the
+    same conditional one as ``release_access``: decided on the entry read, restored if a grant
+    joined before the holders left.
+    """
+    first = deps.ledger.holders(target)
+    holding = {request_id: _still_holds(deps, request_id) for request_id in first}
+    current = deps.ledger.holders(target)
+    dead = frozenset(h for h in first & current if not holding[h])
+    if dead:
+        release_holders(deps, target, dead, current)
+
+
+def _still_holds(deps: Deps, request_id: str) -> bool:
+    try:
+        return deps.store.get(request_id).status.holds_access
+    except RequestNotFound:
+        return False
 
 
 def _publish_drift(deps: Deps, target: AssignmentTarget, *, removed: bool) -> None:

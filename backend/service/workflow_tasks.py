@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from backend.domain import lifecycle
-from backend.domain.errors import InvalidTransition
+from backend.domain.errors import ConcurrentUpdate, InvalidTransition
 from backend.domain.models import AccessRequest, RequestStatus
 from backend.domain.timefmt import iso_z
 from backend.service.access import hold_access, release_access
@@ -42,8 +42,19 @@ def grant(deps: Deps, request_id: str) -> dict[str, Any]:
         raise InvalidTransition(f"cannot grant a {request.status} request")
     hold_access(deps, request)
     after = lifecycle.grant(request, deps.now(), deps.policies.current().expiry_warning)
-    deps.commit(request, after, deps.entry("request.granted", None, request.status, after.status))
+    try:
+        deps.commit(request, after, deps.entry("request.granted", None, request.status, after.status))
+    except ConcurrentUpdate:
+        _release_if_failed_meanwhile(deps, request_id)
+        raise
     return _schedule(after, "granted")
+
+
+def _release_if_failed_meanwhile(deps: Deps, request_id: str) -> None:
+    """The reconciler failed this stuck grant while we made the assignment: take it back."""
+    current = deps.store.get(request_id)
+    if current.status.is_final:
+        release_access(deps, current)
 
 
 def warn_expiring(deps: Deps, request_id: str) -> dict[str, Any]:
@@ -92,12 +103,14 @@ def mark_error(deps: Deps, request_id: str, error: str) -> dict[str, Any]:
     request = deps.store.get(request_id)
     if request.status is not RequestStatus.APPROVED:
         return _schedule(request, "unchanged")
+    # ERROR first (conditional on APPROVED), then undo: a grant that got through meanwhile makes the
+    # write fail and keeps its assignment; a grant arriving later finds ERROR and does not grant.
+    after = lifecycle.fail(request, error)
+    deps.commit(request, after, deps.entry("request.error", None, request.status, after.status, after.last_error))
     try:
         release_access(deps, request)
     except Exception:  # the ledger keeps the holder; the reconciler cleans up
         log.exception("ERROR compensating failed grant %s", request_id)
-    after = lifecycle.fail(request, error)
-    deps.commit(request, after, deps.entry("request.error", None, request.status, after.status, after.last_error))
     deps.metrics.count("GrantFailures")
     return _schedule(after, "error")
 

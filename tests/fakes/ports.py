@@ -258,3 +258,40 @@ def in_memory_deps(policy: Policy, directory: FakeIdentityCenter, clock: object)
         metrics=RecordingMetrics(),
         clock=clock,  # type: ignore[arg-type]
     )
+
+
+class InterleavingLedger:
+    """Wraps a ledger and runs ``interleave`` once, right after the ``at_read``-th read returns.
+
+    Reads are ``holders`` and ``all``; this lets a test put another process's steps (a grant, a
+    revoke) between a reader's read and its next step, deterministically.
+    """
+
+    def __init__(self, inner: InMemoryLedger, at_read: int, interleave: object) -> None:
+        self.inner = inner
+        self.at_read = at_read
+        self.interleave = interleave
+        self.reads = 0
+        self.fired = False
+
+    def _after_read(self) -> None:
+        self.reads += 1
+        if self.reads - 1 == self.at_read and callable(self.interleave):
+            self.fired = True
+            self.interleave()
+
+    def holders(self, target: AssignmentTarget) -> frozenset[str]:
+        result = self.inner.holders(target)
+        self._after_read()
+        return result
+
+    def add(self, target: AssignmentTarget, request_id: str) -> frozenset[str]:
+        return self.inner.add(target, request_id)
+
+    def remove(self, target: AssignmentTarget, request_id: str) -> frozenset[str]:
+        return self.inner.remove(target, request_id)
+
+    def all(self) -> dict[AssignmentTarget, frozenset[str]]:
+        result = self.inner.all()
+        self._after_read()
+        return result

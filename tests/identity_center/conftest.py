@@ -52,10 +52,12 @@ class CountingLimiter(RateLimiter):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.acquired = 0
+        self.urgent: list[bool] = []
 
-    def acquire(self) -> None:
+    def acquire(self, urgent: bool = False) -> None:
         self.acquired += 1
-        super().acquire()
+        self.urgent.append(urgent)
+        super().acquire(urgent)
 
 
 @dataclass

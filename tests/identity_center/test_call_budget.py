@@ -86,3 +86,42 @@ def test_a_busy_gateway_never_sends_more_than_ten_calls_in_a_second(
     assert len(times) > 40
     assert most_in_any_window(times) == 10
     assert fake_time.slept["limiter"]  # the limiter, not luck, kept the pace
+
+
+def test_group_names_are_described_once_for_every_member_within_their_ttl(
+    make_gateway: Callable[..., IdentityCenterGateway], idc: IdentityCenter, fake_time: FakeTime, wire: WireLog
+) -> None:
+    """alice and bob share on-call: the second user's lookup costs one call, not one per group."""
+    gateway = make_gateway(group_name_ttl_seconds=300, monotonic=fake_time.clock)
+    assert gateway.group_names_for_user(idc.users["alice"]) == {"platform-admins", "on-call"}
+    wire.calls.clear()
+    assert gateway.group_names_for_user(idc.users["bob"]) == {"on-call"}
+    assert [name for name, _ in wire.calls] == ["ListGroupMembershipsForMember"]
+
+    fake_time.now += 301  # after the TTL the name is asked again (a renamed group shows)
+    wire.calls.clear()
+    assert gateway.group_names_for_user(idc.users["bob"]) == {"on-call"}
+    assert [name for name, _ in wire.calls] == ["ListGroupMembershipsForMember", "DescribeGroup"]
+
+
+def test_only_taking_access_away_is_urgent(
+    make_gateway: Callable[..., IdentityCenterGateway],
+    idc: IdentityCenter,
+    limiter: CountingLimiter,
+    faults: MotoFaults,
+) -> None:
+    """When the shared budget is short, revokes (delete and its status polls) go before everything else."""
+    gateway = make_gateway()
+    user_id = gateway.find_user_id("alice@example.com")
+    target = AssignmentTarget(
+        principal_id=user_id, account_id=ACCOUNT, permission_set_arn=gateway.permission_set_arn("ReadOnlyAccess")
+    )
+    gateway.create_assignment(target)
+    limiter.urgent.clear()
+    faults.script_status("delete_account_assignment", ["IN_PROGRESS"])
+    gateway.delete_assignment(target)
+    assert limiter.urgent == [True, True]  # DeleteAccountAssignment, then one status poll
+    limiter.urgent.clear()
+    gateway.has_assignment(target)
+    gateway.create_assignment(target)
+    assert limiter.urgent == [False, False]

@@ -48,8 +48,9 @@ def test_grant_reported_failed_marks_error_and_fails_the_execution(stack, faults
     created = _approved(stack)
     failed = stack.wait_for(created.request_id, S.ERROR)
     assert "IAM role quota" in failed.last_error
-    assert assignments_of(stack, failed) == 0
+    # ERROR is recorded first, then the half-made assignment is undone; then the execution ends.
     assert _final_execution(stack, created.request_id)["status"] == "FAILED"
+    assert assignments_of(stack, failed) == 0
     assert stack.deps.ledger.holders(failed.target) == frozenset()
 
 
@@ -102,6 +103,7 @@ def test_crash_that_persists_is_compensated_no_assignment_lingers(stack, monkeyp
     created = _approved(stack)
     failed = stack.wait_for(created.request_id, S.ERROR, timeout=30)
     assert crashed.calls == 3  # the task and its two retries
+    assert _final_execution(stack, created.request_id)["status"] == "FAILED"  # the undo is done by then
     assert assignments_of(stack, failed) == 0
     assert stack.deps.ledger.holders(failed.target) == frozenset()
 

@@ -21,7 +21,7 @@ from backend.domain.lifecycle import TRANSITIONS
 from backend.domain.models import RequestStatus
 from backend.service import requests, workflow_tasks
 from backend.service.reconciler import reconcile
-from tests.fakes.ports import RecordingWorkflow, in_memory_deps
+from tests.fakes.ports import InterleavingLedger, RecordingWorkflow, in_memory_deps
 from tests.unit.world import ALICE, BOB, CAROL, DAVE, MALLORY, PS_ARNS, T0, identity_center, policy
 
 REQUESTERS = (ALICE, DAVE, MALLORY, BOB)
@@ -204,6 +204,43 @@ class Lifecycle(RuleBasedStateMachine):
             self.reconciled_clean = False
         finally:
             self.ic.fail_delete = False
+        for rid in list(self.granting):
+            if self.deps.store.get(rid).status is not RequestStatus.APPROVED:
+                self.granting.discard(rid)
+
+    @precondition(lambda self: self.ids)
+    @rule(data=st.data(), at_read=st.integers(min_value=0, max_value=6))
+    def reconcile_while_a_revoke_and_a_grant_run(self, data, at_read):
+        """Another process revokes one grant and grants another right after the reconciler's n-th ledger read.
+
+        The grant prefers the target of the revoked one: a new grant for the same user, account
+        and permission set joining while the reconciler releases the old holder must keep access.
+        """
+        granting = data.draw(st.sampled_from(sorted(self.granting))) if self.granting else None
+        granted = [r for r in self.ids if self.deps.store.get(r).status is RequestStatus.GRANTED]
+        if granting is not None:
+            target = self.deps.store.get(granting).target
+            granted = [r for r in granted if self.deps.store.get(r).target == target] or granted
+        revoking = data.draw(st.sampled_from(granted)) if granted else None
+
+        def others():
+            if revoking is not None:
+                requester = self.deps.store.get(revoking).requester
+                if self._try(lambda: requests.revoke_early(self.deps, requester, revoking, "done")):
+                    self._try(lambda: workflow_tasks.revoke(self.deps, revoking))
+            if granting is not None:
+                self._try(lambda: workflow_tasks.grant(self.deps, granting))
+
+        inner = self.deps.ledger
+        self.deps.ledger = InterleavingLedger(inner, at_read, others)
+        try:
+            reconcile(self.deps)
+            clean = True
+        except DomainError:
+            clean = False
+        finally:
+            self.deps.ledger = inner
+        self.reconciled_clean = clean  # the others finished too: nothing may linger
         for rid in list(self.granting):
             if self.deps.store.get(rid).status is not RequestStatus.APPROVED:
                 self.granting.discard(rid)
