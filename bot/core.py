@@ -56,6 +56,14 @@ class Core:
         """
         if view.card is not None or view.status is not RequestStatus.PENDING:
             return view
+        # The event is a snapshot from before placement: the slash command that created the request
+        # has usually placed its card by now, so look again rather than post a duplicate to delete.
+        try:
+            fresh = await self.backend.run(lambda c: c.get_request(view.requester, view.request_id))
+        except BackendError:
+            fresh = view  # cannot tell: post; conditional placement keeps one card
+        if fresh.card is not None or fresh.status is not RequestStatus.PENDING:
+            return fresh
         channel_id = self.approvals_channel_id
         post_id = await self.cards.place(view, channel_id)
         try:

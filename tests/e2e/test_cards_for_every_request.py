@@ -9,15 +9,16 @@ import uuid
 
 from backend.api.contract import CreateRequestBody
 from backend.domain.models import Person, RequestStatus
+from bot.mattermost.trust import VERIFIED_EMAIL
 from tests.e2e.conftest import System, wait_until
 from tests.e2e.test_approval_flow import buttons, fields
 
-BOB = Person(user_id="mmbob", username="bob", email="bob@example.com")
+BOB = Person(user_id="mmbob", username="bob", email="bob@example.com", vouched_by=VERIFIED_EMAIL)
 
 
 def alice(system: System) -> Person:
     user = system.mm.user("alice")
-    return Person(user_id=user.id, username=user.username, email=user.email)
+    return Person(user_id=user.id, username=user.username, email=user.email, vouched_by=VERIFIED_EMAIL)
 
 
 def create_through_the_api(system: System, permission_set: str, reason: str) -> str:

@@ -57,10 +57,10 @@ def test_unknown_method_is_a_recorded_violation(mm: MattermostEmulator) -> None:
 
 
 def test_published_operation_the_emulator_does_not_serve_is_a_recorded_violation(mm: MattermostEmulator) -> None:
-    post = api(mm, "POST", "/posts", json={"channel_id": mm.channel_id("oncall"), "message": "m"}).json()
-    response = api(mm, "DELETE", f"/posts/{post['id']}")  # DeletePost: Mattermost's, not emulated
+    members = [mm.user("alice").id, mm.user("bob").id, mm.user("carol").id]
+    response = api(mm, "POST", "/channels/group", json=members)  # CreateGroupChannel: Mattermost's, not emulated
     assert response.status_code == 501
-    assert "DeletePost" in response.json()["message"]
+    assert "CreateGroupChannel" in response.json()["message"]
     assert recorded(mm) == ["unimplemented"]
 
 

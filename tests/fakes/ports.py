@@ -6,8 +6,10 @@ Adapters are tested against moto; these let the Hypothesis state machine run tho
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from backend.domain.assignment import AssignmentTarget
 from backend.domain.errors import (
@@ -243,6 +245,32 @@ class FixedPolicy:
         return 2
 
 
+@dataclass
+class InMemorySessionPolicies:
+    """Permission sets' inline policies in memory: ending sessions always succeeds here, so the
+    lifecycle tests see the same revoke path (release, then end sessions) as a wired process."""
+
+    policies: dict[str, str] = field(default_factory=dict)
+    provisioned: list[tuple[str, str]] = field(default_factory=list)
+    duration: timedelta = timedelta(hours=1)
+
+    @contextmanager
+    def locked(self, permission_set_arn: str, *, best_effort: bool = False) -> Iterator[None]:
+        yield
+
+    def session_duration(self, permission_set_arn: str) -> timedelta:
+        return self.duration
+
+    def inline_policy(self, permission_set_arn: str) -> str:
+        return self.policies.get(permission_set_arn, "")
+
+    def put_inline_policy(self, permission_set_arn: str, text: str) -> None:
+        self.policies[permission_set_arn] = text
+
+    def provision(self, permission_set_arn: str, account_id: str) -> None:
+        self.provisioned.append((permission_set_arn, account_id))
+
+
 def in_memory_deps(policy: Policy, directory: FakeIdentityCenter, clock: object) -> Deps:
     from backend.adapters.metrics import RecordingMetrics
 
@@ -257,6 +285,7 @@ def in_memory_deps(policy: Policy, directory: FakeIdentityCenter, clock: object)
         policies=FixedPolicy(policy),
         metrics=RecordingMetrics(),
         clock=clock,  # type: ignore[arg-type]
+        sessions=InMemorySessionPolicies(),
     )
 
 

@@ -111,6 +111,11 @@ async function onEvent(username, frame) {
     }
     if (mine && !state.channels.some((c) => c.id === post.channel_id)) await loadChannels();
     scheduleAwsRefresh();
+  } else if (frame.event === "post_deleted") {
+    // Mattermost removes a deleted post from every client (e.g. the loser of two racing cards).
+    const post = JSON.parse(data.post);
+    if (mine && state.posts.delete(post.id)) renderPosts();
+    if (mine && state.threadRoot && state.threadPosts.delete(post.id)) renderThread();
   } else if (frame.event === "ephemeral_message") {
     const post = JSON.parse(data.post);
     (state.ephemerals[username] ||= []).push(post);
