@@ -203,23 +203,24 @@ def _identity_center_statements() -> list[dict[str, Any]]:
         ]
     }
     store_arn = sub("arn:${AWS::Partition}:identitystore::${AWS::AccountId}:identitystore/${IdentityStoreId}")
+    # [instance ARN, *managed permission set ARNs]: a list parameter cannot be concatenated directly.
+    instance_and_permission_sets = {
+        "Fn::Split": [
+            ",",
+            {
+                "Fn::Join": [
+                    ",",
+                    [ref("IdentityCenterInstanceArn"), {"Fn::Join": [",", ref("ManagedPermissionSetArns")]}],
+                ]
+            },
+        ]
+    }
     return [
         {
             "Sid": "AssignManagedPermissionSetsOnly",
             "Effect": "Allow",
             "Action": ASSIGNMENT_WRITE_ACTIONS,
-            # [instance ARN, *managed permission set ARNs]: a list parameter cannot be concatenated directly.
-            "Resource": {
-                "Fn::Split": [
-                    ",",
-                    {
-                        "Fn::Join": [
-                            ",",
-                            [ref("IdentityCenterInstanceArn"), {"Fn::Join": [",", ref("ManagedPermissionSetArns")]}],
-                        ]
-                    },
-                ]
-            },
+            "Resource": instance_and_permission_sets,
         },
         {
             "Sid": "AssignInManagedAccountsOnly",
@@ -231,17 +232,7 @@ def _identity_center_statements() -> list[dict[str, Any]]:
             "Sid": "EndSessionsOfManagedPermissionSetsOnly",
             "Effect": "Allow",
             "Action": SESSION_END_ACTIONS,
-            "Resource": {
-                "Fn::Split": [
-                    ",",
-                    {
-                        "Fn::Join": [
-                            ",",
-                            [ref("IdentityCenterInstanceArn"), {"Fn::Join": [",", ref("ManagedPermissionSetArns")]}],
-                        ]
-                    },
-                ]
-            },
+            "Resource": instance_and_permission_sets,
         },
         {
             "Sid": "EndSessionsInManagedAccountsOnly",
