@@ -64,6 +64,7 @@ class DirectMessages:
         now_ms: Callable[[], int] = lambda: int(time.time() * 1000),
         handled_memory: int = 10_000,
         sleep: Callable[[float], Coroutine[Any, Any, None]] = asyncio.sleep,
+        recovered: Callable[[int], None] = lambda _count: None,
     ) -> None:
         self._core = core
         self._trigger = trigger
@@ -72,6 +73,7 @@ class DirectMessages:
         self._spawn = spawn  # the runtime tracks the tasks and awaits them on shutdown
         self._now_ms = now_ms
         self._sleep = sleep
+        self._recovered = recovered  # counts DMs answered only thanks to a catch-up (jit_bot_dms_recovered)
         self._handled = SeenMessages(handled_memory)
         self._connection_id: str | None = None
         self._next_seq: int | None = None
@@ -165,6 +167,8 @@ class DirectMessages:
             log.warning("could not catch up on direct messages missed while disconnected: %s", error)
             return False
         log.info("caught up on %d DM channels since %d: %d missed DMs to answer", len(channels), since, taken)
+        if taken:
+            self._recovered(taken)
         return True
 
     async def answer(self, post: WsPost) -> None:

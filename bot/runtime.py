@@ -178,7 +178,14 @@ class BotRuntime:
             lambda: (self.websocket.connected, self.websocket.connections) if self.websocket else None
         )
         if s.websocket:
-            direct = DirectMessages(core, s.command_trigger, s.replica_index, s.replica_count, self.spawn)
+            direct = DirectMessages(
+                core,
+                s.command_trigger,
+                s.replica_index,
+                s.replica_count,
+                self.spawn,
+                recovered=self.metrics.dms_recovered.inc,
+            )
             self.websocket = ReconnectingWebsocket(driver.options, mm.token, self._backoff)
             self._ws_task = asyncio.get_running_loop().create_task(self.websocket.connect(direct.on_message))
         await self._serve(build_app(endpoints))

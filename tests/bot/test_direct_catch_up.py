@@ -69,3 +69,38 @@ def test_own_posts_are_not_taken_and_the_memory_of_handled_posts_is_bounded() ->
     asyncio.run(feed(dms, dm(2, "a"), dm(3, "b"), dm(4, "c")))
     assert spawned.take() == ["answer"] * 3
     assert len(dms._handled) == 2
+
+
+class MissedPosts:
+    """Mattermost as the catch-up reads it: one DM channel holding what was posted while away."""
+
+    def __init__(self, posts: list[dict[str, Any]]) -> None:
+        self.bot_user_id = BOT
+        self.posts = posts
+        self.since: list[int] = []
+
+    async def direct_channel_ids(self) -> list[str]:
+        return ["c1"]
+
+    async def posts_since(self, channel_id: str, since: int) -> list[dict[str, Any]]:
+        self.since.append(since)
+        return self.posts
+
+
+def test_a_catch_up_counts_the_dms_it_recovers_once() -> None:
+    missed = [
+        {"id": "m1", "user_id": "alice", "channel_id": "c1", "message": "help", "create_at": 2000},
+        {"id": "m2", "user_id": "bob", "channel_id": "c1", "message": "list", "create_at": 2001},
+        {"id": "r1", "user_id": BOT, "channel_id": "c1", "message": "the bot's own answer", "create_at": 2002},
+    ]
+    mm = MissedPosts(missed)
+    counted: list[int] = []
+    spawned = Spawned()
+    core: Any = SimpleNamespace(mm=mm)
+    dms = DirectMessages(core, "jit", 0, 1, spawned, now_ms=lambda: 500, recovered=counted.append)
+    asyncio.run(dms.catch_up())
+    assert counted == [2]  # alice's and bob's DMs, not the bot's own post
+    assert spawned.take() == ["answer", "answer"]
+    asyncio.run(dms.catch_up())  # the same posts found again: already handled, nothing counted
+    assert counted == [2]
+    assert spawned.take() == []
