@@ -105,7 +105,7 @@ class CardRef(BaseModel):
     post_id: str = Field(min_length=1, max_length=64)
 
 
-# Where approvers hear of a request (docs/policy.md): the channel card always; ``dm``/``both`` add
+# Where approvers hear of a request (docs/approvers.md): the channel card always; ``dm``/``both`` add
 # a DM copy of the card, with the same buttons, to every approver bound to a Mattermost account.
 NotifyApprovers = Literal["channel", "dm", "both"]
 
