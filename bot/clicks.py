@@ -1,10 +1,11 @@
-"""Button clicks: approve/deny on the card, extend/"I'm done" in the requester's DM.
+"""Button clicks: approve/deny on the card (or an approver's DM copy of it), extend/"I'm done" in
+the requester's DM.
 
 Mattermost signs nothing on clicks (docs/architecture.md, "Buttons and clicks"), so: the
 context's HMAC (constant time), its expiry, that the click came from the post and channel the
-context was made for, and for card buttons that this post is the request's recorded card. The
-clicker is whoever Mattermost's session says (``user_id``), looked up through the API, never a
-display name.
+context was made for, and for card buttons that this post is the request's recorded card or the
+bot's DM copy of it. The clicker is whoever Mattermost's session says (``user_id``), looked up
+through the API, never a display name.
 """
 
 from __future__ import annotations
@@ -59,7 +60,8 @@ async def handle_click(core: Core, click: ActionClick) -> dict[str, Any]:
 
 async def _decide(core: Core, ctx: ActionContext, actor: Person) -> dict[str, Any]:
     view = await core.backend.run(lambda c: c.get_request(actor, ctx.request_id))
-    if view.card is None or (view.card.post_id, view.card.channel_id) != (ctx.post_id, ctx.channel_id):
+    on_card = view.card is not None and (view.card.post_id, view.card.channel_id) == (ctx.post_id, ctx.channel_id)
+    if not on_card and not await core.cards.is_copy(ctx.request_id, ctx.post_id, ctx.channel_id):
         log.warning("button click refused reason=not_the_card request_id=%s post_id=%s", ctx.request_id, ctx.post_id)
         return {"ephemeral_text": _REFUSED["wrong_post"]}
     decision = ctx.action

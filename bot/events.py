@@ -50,8 +50,9 @@ class LifecycleHandler:
             # placing the card) gets its card from its first event while it is still pending.
             view = await self._core.ensure_card(event.request)
             event = event.model_copy(update={"request": view})
-            await self._core.cards.render(view)
+            await self._core.cards.render(view, create_copies=True)
             await self._core.cards.add_history(event)
+            await self._core.cards.remind_approvers(event, self._core.approvals_channel_name)
             await self._core.cards.tell_requester(event)
             if event.type == "request.expired":  # a stuck approval chain must be visible
                 await self._tell_oncall(event)

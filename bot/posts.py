@@ -20,6 +20,7 @@ PROP_VERSION: Final = "jit_version"
 PROP_EVENT: Final = "jit_event_id"
 PROP_OPENED: Final = "jit_opened"  # the card thread's first line (says what request.created would)
 PROP_SYSTEM: Final = "jit_system_event"  # type and detail of a drift or break-glass event
+PROP_COPY: Final = "jit_approver_copy"  # an approver's DM copy of the card (value: the request id)
 
 _COLOURS: Final = {
     RequestStatus.PENDING: "#1c58d9",
@@ -123,6 +124,8 @@ def history_line(event: LifecycleEvent) -> str | None:
     lines = {
         "request.created": f"{actor} requested {_target(view)} for {view.duration}",
         "request.approval_recorded": f"{actor} approved ({tally(view)})",
+        "request.approval_reminder": "Reminder: nobody has decided yet; "
+        f"the request expires at {when(view.approval_deadline)}",
         "request.approved": f"{actor} approved; access is being granted"
         if event.actor
         else "Auto-approved by policy; access is being granted",
@@ -141,6 +144,15 @@ def history_line(event: LifecycleEvent) -> str | None:
     }
     line = lines.get(event.type)
     return bound_post(line) if line else None
+
+
+def approver_reminder(view: RequestView, channel_name: str) -> str:
+    """The half-timeout reminder to one approver, by DM."""
+    return bound_post(
+        f"Reminder: {username(view.requester.username)}'s request `{view.request_id}` for {_target(view)} "
+        f"waits for a decision until **{when(view.approval_deadline)}**. Decide on the card in ~{channel_name} "
+        "or with `/jit approvals`."
+    )
 
 
 def opened_line(view: RequestView) -> str:

@@ -76,6 +76,9 @@ def request_to_item(request: AccessRequest) -> dict[str, Any]:
         # absent keeps gsi_session_deny sparse: only revokes whose Deny statement must stay
         "session_deny_until": ts(request.session_deny_until) if request.session_deny_until else None,
         "session_deny_wide": request.session_deny_wide or None,
+        "notify_approvers": request.notify_approvers,
+        "approver_user_ids": list(request.approver_user_ids),
+        "reminded_at": ts(request.reminded_at) if request.reminded_at else None,
     }
 
 
@@ -121,6 +124,9 @@ def request_from_item(item: dict[str, Any]) -> AccessRequest:
         sessions_ended_at=_opt_time(item.get("sessions_ended_at")),
         session_deny_until=_opt_time(item.get("session_deny_until")),
         session_deny_wide=bool(item.get("session_deny_wide", False)),
+        notify_approvers=item.get("notify_approvers") or "channel",
+        approver_user_ids=tuple(item.get("approver_user_ids") or ()),
+        reminded_at=_opt_time(item.get("reminded_at")),
     )
 
 

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from backend.domain.models import CardRef, Person, RequestStatus
+from backend.domain.models import CardRef, NotifyApprovers, Person, RequestStatus
 
 ACTOR_QUERY_FIELDS = ("as_user_id", "as_username", "as_email")
 ACTOR_VOUCHED_BY_QUERY_FIELD = "as_vouched_by"  # optional
@@ -94,6 +94,9 @@ class RequestView(BaseModel):
     last_error: str | None
     card: CardRef | None
     sessions_ended_at: datetime | None = None
+    notify_approvers: NotifyApprovers = "channel"
+    approver_user_ids: tuple[str, ...] = ()  # bound eligible approvers' Mattermost user ids
+    reminded_at: datetime | None = None
 
 
 class RequestList(BaseModel):
@@ -123,6 +126,7 @@ class Catalog(BaseModel):
 EventType = Literal[
     "request.created",
     "request.approval_recorded",
+    "request.approval_reminder",
     "request.approved",
     "request.denied",
     "request.cancelled",

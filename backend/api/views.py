@@ -36,6 +36,9 @@ def request_view(request: AccessRequest) -> RequestView:
         last_error=request.last_error,
         card=request.card,
         sessions_ended_at=request.sessions_ended_at,
+        notify_approvers=request.notify_approvers,
+        approver_user_ids=request.approver_user_ids,
+        reminded_at=request.reminded_at,
     )
 
 

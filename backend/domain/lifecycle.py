@@ -101,6 +101,24 @@ def expire(request: AccessRequest, now: datetime) -> AccessRequest:
     return _moved(request, S.EXPIRED, Role.SYSTEM, decision_note="no decision within the approval timeout")
 
 
+def remind(request: AccessRequest, now: datetime) -> AccessRequest:
+    """Mark the half-timeout reminder as sent: PENDING stays PENDING, the version moves on."""
+    if not reminder_due(request, now):
+        raise InvalidTransition("no reminder is due")
+    return request.model_copy(update={"reminded_at": now, "version": request.version + 1})
+
+
+def reminder_due(request: AccessRequest, now: datetime) -> bool:
+    """Pending, nobody has acted, never reminded, and half the approval window has passed."""
+    halfway = request.created_at + (request.approval_deadline - request.created_at) / 2
+    return (
+        request.status is S.PENDING
+        and not request.approvals
+        and request.reminded_at is None
+        and halfway <= now < request.approval_deadline
+    )
+
+
 def grant(request: AccessRequest, now: datetime, warning_lead: timedelta) -> AccessRequest:
     """The clock starts at grant: ``end_time = start_time + duration``."""
     end = now + request.duration

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -104,6 +105,11 @@ class CardRef(BaseModel):
     post_id: str = Field(min_length=1, max_length=64)
 
 
+# Where approvers hear of a request (docs/approvers.md): the channel card always; ``dm``/``both`` add
+# a DM copy of the card, with the same buttons, to every approver bound to a Mattermost account.
+NotifyApprovers = Literal["channel", "dm", "both"]
+
+
 class AccessRequest(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -138,6 +144,10 @@ class AccessRequest(BaseModel):
     sessions_ended_at: datetime | None = None
     session_deny_until: datetime | None = None
     session_deny_wide: bool = False
+    notify_approvers: NotifyApprovers = "channel"
+    # Mattermost accounts of the eligible approvers bound at creation (DM copies, reminders).
+    approver_user_ids: tuple[str, ...] = ()
+    reminded_at: datetime | None = None  # the half-timeout reminder was sent (once)
 
     @property
     def target(self) -> AssignmentTarget:

@@ -13,7 +13,7 @@ from typing import Annotated, Self
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, field_validator, model_validator
 
 from backend.domain.errors import InvalidRequest, NotAuthorized
-from backend.domain.models import AccessRequest, Identity
+from backend.domain.models import AccessRequest, Identity, NotifyApprovers
 from backend.domain.timefmt import format_duration, parse_duration
 
 
@@ -62,6 +62,7 @@ class Rule(_Frozen):
     auto_approve: bool = False
     approval_timeout: Duration = timedelta(hours=1)
     end_sessions: bool = False  # at revoke, also end live AWS sessions (docs/ending-sessions.md)
+    notify_approvers: NotifyApprovers = "channel"
 
     @field_validator("max_duration")
     @classmethod

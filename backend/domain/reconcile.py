@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from backend.domain.assignment import AssignmentTarget
+from backend.domain.lifecycle import reminder_due
 from backend.domain.models import AccessRequest, RequestStatus
 
 
@@ -22,6 +23,13 @@ class RevokeExpired:
 
 @dataclass(frozen=True)
 class ExpirePending:
+    request_id: str
+
+
+@dataclass(frozen=True)
+class RemindApprovers:
+    """Half the approval window has passed and nobody has acted."""
+
     request_id: str
 
 
@@ -49,7 +57,7 @@ class Drift:
     remove: bool
 
 
-ReconcileAction = RevokeExpired | ExpirePending | FailStuckGrant | ReleaseDeadHolders | Drift
+ReconcileAction = RevokeExpired | ExpirePending | RemindApprovers | FailStuckGrant | ReleaseDeadHolders | Drift
 
 
 @dataclass(frozen=True)
@@ -72,6 +80,7 @@ def plan_reconcile(inputs: ReconcileInputs) -> list[ReconcileAction]:
         if request.end_time is not None and request.end_time <= inputs.now - inputs.revoke_grace:
             actions.append(RevokeExpired(request.request_id))
     actions.extend(ExpirePending(r.request_id) for r in inputs.pending if r.approval_deadline <= inputs.now)
+    actions.extend(RemindApprovers(r.request_id) for r in inputs.pending if reminder_due(r, inputs.now))
     for request in inputs.approved:
         if request.approved_at <= inputs.now - inputs.stuck_after:
             actions.append(FailStuckGrant(request.request_id))

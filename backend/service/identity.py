@@ -18,10 +18,10 @@ from backend.domain.errors import (
     IdentityTaken,
     PrincipalNotFound,
 )
-from backend.domain.models import Identity, IdentityBinding
+from backend.domain.models import Identity, IdentityBinding, Person
 
 if TYPE_CHECKING:
-    from backend.domain.models import Person
+    from backend.domain.policy import Policy, Rule
     from backend.service.deps import Deps
 
 log = logging.getLogger("backend.identity")
@@ -49,6 +49,28 @@ def identify(deps: Deps, person: Person) -> Identity:
         )
     groups = deps.directory.group_names_for_user(binding.principal_id)
     return Identity(person=person, principal_id=binding.principal_id, groups=groups)
+
+
+def bound_approvers(deps: Deps, policy: Policy, rule: Rule, requester_principal_id: str) -> tuple[str, ...]:
+    """Mattermost user ids of the accounts bound to an eligible approver of ``rule`` (not the requester).
+
+    Only bound accounts can be told by DM; an approver without a binding sees the channel card.
+    The binding table is small (one row per person who ever acted) and group names are cached.
+    """
+    found: list[str] = []
+    for binding in deps.identities.all():
+        if binding.principal_id == requester_principal_id:
+            continue
+        groups = deps.directory.group_names_for_user(binding.principal_id)
+        if policy.includes(
+            rule.approvers, Identity(person=_person(binding), principal_id=binding.principal_id, groups=groups)
+        ):
+            found.append(binding.mattermost_user_id)
+    return tuple(sorted(found))
+
+
+def _person(binding: IdentityBinding) -> Person:
+    return Person(user_id=binding.mattermost_user_id, username=binding.mattermost_username, email=binding.email)
 
 
 def _bind(deps: Deps, person: Person) -> IdentityBinding:

@@ -20,6 +20,7 @@ from backend.domain.reconcile import (
     ReconcileAction,
     ReconcileInputs,
     ReleaseDeadHolders,
+    RemindApprovers,
     RevokeExpired,
     plan_reconcile,
 )
@@ -123,6 +124,8 @@ def _apply(deps: Deps, action: ReconcileAction, report: ReconcileReport) -> None
             if request.status is RequestStatus.PENDING:
                 after = lifecycle.expire(request, deps.now())
                 deps.commit(request, after, deps.entry("request.expired", None, request.status, after.status))
+        case RemindApprovers(request_id):
+            _remind(deps, request_id)
         case FailStuckGrant(request_id):
             mark_error(deps, request_id, "the grant workflow did not finish; the reconciler does not retry grants")
         case ReleaseDeadHolders(target):
@@ -137,6 +140,15 @@ def _apply(deps: Deps, action: ReconcileAction, report: ReconcileReport) -> None
                 if deps.ledger.holders(target):  # a grant joined during the delete: give it back
                     deps.assignments.create_assignment(target)
             _publish_drift(deps, target, removed=remove)
+
+
+def _remind(deps: Deps, request_id: str) -> None:
+    # The reconciler's periodic run (every 15 min) is the scheduler, as for the approval timeout: no
+    # per-request timer to lose; the version-checked commit sends the reminder once if runs overlap.
+    request = deps.store.get(request_id)
+    if lifecycle.reminder_due(request, deps.now()):
+        after = lifecycle.remind(request, deps.now())
+        deps.commit(request, after, deps.entry("request.approval_reminder", None, request.status, after.status))
 
 
 def _session_denies(deps: Deps, report: ReconcileReport) -> None:

@@ -35,7 +35,7 @@ from backend.domain.policy import (
     may_end_early,
 )
 from backend.domain.timefmt import parse_duration
-from backend.service.identity import identify
+from backend.service.identity import bound_approvers, identify
 
 if TYPE_CHECKING:
     from backend.api.contract import CreateRequestBody
@@ -102,6 +102,8 @@ def create_request(deps: Deps, body: CreateRequestBody) -> tuple[AccessRequest, 
         created_at=now,
         approval_deadline=now + rule.approval_timeout,
         idempotency_key=body.idempotency_key,
+        notify_approvers=rule.notify_approvers,
+        approver_user_ids=() if rule.auto_approve else bound_approvers(deps, policy, rule, principal_id),
     )
     entry = deps.entry("request.created", actor, None, RequestStatus.PENDING, body.reason)
     payload = lifecycle_event(entry, request).model_dump_json()

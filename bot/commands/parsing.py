@@ -22,7 +22,7 @@ USAGE: Final = """\
 - `/jit cancel <request id>` — withdraw a pending request
 - `/jit revoke <request id>` — end granted access now
 - `/jit extend <request id> <duration>` — ask for more time (e.g. `30m`, `1h`)
-- `/jit approvals` — requests waiting for your approval
+- `/jit approvals` — requests waiting for your approval, with Approve / Deny in a DM
 - `/jit help` — this text
 Admins: `/jit policy` (show the access policy), `/jit break-glass <request id> <reason>` (revoke at once),
 `/jit report [7d]` (the audit summary and timeline of the last days, by direct message).

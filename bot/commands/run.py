@@ -61,7 +61,7 @@ async def _dispatch(
             await reply(_listing("Your requests", found.requests, "You have no requests yet."))
         case p.Approvals():
             found = await core.backend.run(lambda c: c.list_requests(actor, "pending_approval", limit=50))
-            await reply(_listing("Waiting for your approval", found.requests, "Nothing is waiting for you."))
+            await reply(await _approvals(core, actor, found.requests))
         case p.Status(request_id=request_id):
             view = await core.backend.run(lambda c: c.get_request(actor, request_id))
             await reply(_detail(view))
@@ -122,6 +122,31 @@ async def _open_dialog(
     )
     dialog = request_dialog(catalog, command, sign_state(core.signer, state))
     await core.mm.open_dialog(trigger_id, core.dialog_url, dialog)
+
+
+async def _approvals(core: Core, actor: Person, found: tuple[RequestView, ...]) -> str:
+    """The list, and a DM copy of each card with Approve / Deny for the caller.
+
+    DM, not ephemeral: a button's signed context names its post, which an ephemeral reply does not
+    have before it is shown, and a DM copy stays in sync with the card (it is found again by its
+    props whenever the request changes) where an ephemeral one would go stale with live buttons.
+    Only a caller whose binding existed when the request was made is among the request's notified
+    approvers (the copies kept in sync); anyone else decides on the card.
+    """
+    if not found:
+        return "Nothing is waiting for you."
+    lines = ["**Waiting for your approval**"]
+    copied = 0
+    for view in found:
+        line = posts.request_summary(view)
+        if actor.user_id in view.approver_user_ids and await core.cards.copy_to(view, actor.user_id):
+            copied += 1
+        else:
+            line += f" (decide on the card in ~{core.approvals_channel_name})"
+        lines.append(line)
+    if copied:
+        lines.append(f"Approve / Deny buttons for {copied} of them are in your direct messages with me.")
+    return bound_post("\n".join(lines))
 
 
 def _listing(title: str, found: tuple[RequestView, ...], empty: str) -> str:

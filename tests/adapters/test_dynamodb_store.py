@@ -32,6 +32,14 @@ def test_round_trip_keeps_every_field(store):
     assert store.get("r1") == request
 
 
+def test_round_trip_keeps_the_approver_notices(store):
+    request = pending(
+        notify_approvers="both", approver_user_ids=("ubob", "ucarol"), reminded_at=T0 + timedelta(minutes=30)
+    )
+    store.create(request, _entry("e1", None, RequestStatus.PENDING), "{}")
+    assert store.get("r1") == request
+
+
 def test_create_twice_is_refused(store):
     store.create(pending(), _entry("e1", None, RequestStatus.PENDING), "{}")
     with pytest.raises(RequestAlreadyExists):

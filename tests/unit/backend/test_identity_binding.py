@@ -21,7 +21,7 @@ from backend.service import requests as use_cases
 from backend.service.identity import identify
 from backend.service.policy_apply import resolve_users
 from tests.fakes.ports import in_memory_deps
-from tests.unit.world import ALICE, BOB, DAVE, SSO, T0, identity_center, policy
+from tests.unit.world import ALICE, BOB, CAROL, DAVE, SSO, T0, identity_center, policy
 
 # A second Mattermost account that typed the admin's address (open sign-up, no verification).
 MALLORY_AS_DAVE = Person(user_id="u-mallory", username="mallory", email="dave@example.com")
@@ -160,3 +160,21 @@ def test_an_approver_named_by_email_who_is_not_yet_bound_still_cannot_be_borrowe
         use_cases.approve(deps, fake_bob, request.request_id, None)
     assert use_cases.approve(deps, BOB, request.request_id, None).status is RequestStatus.APPROVED
     assert deps.store.get(request.request_id).approvals[0].approver.user_id == "ubob"
+
+
+def test_a_request_records_the_bound_eligible_approvers_and_its_rules_notify_mode(deps):
+    """bob (named) and carol (group Approvers) are bound approvers; dave is bound but approves
+    nothing; the requester is never among them; an approver who never acted has no binding."""
+    rules = tuple(
+        r.model_copy(update={"notify_approvers": "dm"}) if r.name == "readonly" else r
+        for r in deps.policies.current().rules
+    )
+    deps.policies.put(deps.policies.current().model_copy(update={"rules": rules}), DAVE, T0)
+    for person in (BOB, CAROL, DAVE):
+        use_cases.catalog(deps, person)  # binds
+    admin = _ask(deps, ALICE)  # prod-admin: approvers bob and carol by name
+    readonly = _ask(deps, DAVE, permission_set="ReadOnlyAccess")  # readonly: the group Approvers
+    assert (admin.approver_user_ids, admin.notify_approvers) == (("ubob", "ucarol"), "channel")
+    assert (readonly.approver_user_ids, readonly.notify_approvers) == (("ubob", "ucarol"), "dm")
+    deps.identities.remove("ucarol")
+    assert _ask(deps, ALICE, permission_set="PowerUserAccess").approver_user_ids == ("ubob",)

@@ -9,6 +9,7 @@ from backend.domain.reconcile import (
     FailStuckGrant,
     ReconcileInputs,
     ReleaseDeadHolders,
+    RemindApprovers,
     RevokeExpired,
     plan_reconcile,
 )
@@ -61,6 +62,20 @@ def test_plan_expires_pending_past_deadline_only():
     fresh = pending(request_id="fresh", approval_deadline=T0 + timedelta(hours=5))
     actions = plan_reconcile(_inputs(pending=(old, fresh)))
     assert ExpirePending("old") in actions and ExpirePending("fresh") not in actions
+
+
+def test_plan_reminds_once_at_half_the_approval_timeout_when_nobody_acted():
+    from backend.domain.models import Approval
+
+    idle = pending(request_id="idle")  # created T0, deadline T0 + 1h
+    acted = pending(request_id="acted", approvals_required=2, approvals=(Approval(approver=BOB, at=T0),))
+    reminded = pending(request_id="reminded", reminded_at=T0 + timedelta(minutes=30))
+    everyone = (idle, acted, reminded)
+    at = {m: plan_reconcile(_inputs(now=T0 + timedelta(minutes=m), pending=everyone)) for m in (29, 30, 59, 60)}
+    assert RemindApprovers("idle") not in at[29]
+    assert [a for a in at[30] if isinstance(a, RemindApprovers)] == [RemindApprovers("idle")]
+    assert RemindApprovers("idle") in at[59]
+    assert not any(isinstance(a, RemindApprovers) for a in at[60])  # past the deadline it expires instead
 
 
 def test_plan_fails_grants_stuck_in_approved():

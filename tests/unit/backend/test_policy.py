@@ -100,3 +100,13 @@ def test_grants_longer_than_the_workflow_timeout_are_refused():
     document["rules"][0]["max_duration"] = "8d"
     with pytest.raises(ValidationError, match="at most 7d"):
         Policy.model_validate(document)
+
+
+def test_notify_approvers_defaults_to_channel_and_takes_only_its_three_values():
+    document = policy().model_dump(mode="json")
+    assert {r["notify_approvers"] for r in document["rules"]} == {"channel"}
+    document["rules"][0]["notify_approvers"] = "both"
+    assert Policy.model_validate(document).rules[0].notify_approvers == "both"
+    document["rules"][0]["notify_approvers"] = "sms"
+    with pytest.raises(ValidationError, match="'channel', 'dm' or 'both'"):
+        Policy.model_validate(document)
