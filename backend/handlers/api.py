@@ -8,12 +8,13 @@ needs it (``backend.wiring``), so a health check makes none.
 from __future__ import annotations
 
 import os
+import random
 import time
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
     from datetime import datetime
 
     import boto3
@@ -78,5 +79,27 @@ def _process() -> ApiProcess:
     return process_from_env(os.environ)
 
 
+def prepare_snapshot(process: ApiProcess, register_after_restore: Callable[[Callable[[], None]], Any]) -> None:
+    """Lambda SnapStart (docs/deploy.md): the snapshot keeps what init built, so build it then.
+
+    Settings, routes, verifier and the clients a signed request uses are made now; nothing is
+    called (a pooled connection would not survive the restore, and the key set stays out of the
+    snapshot). Every restored copy shares the snapshot's ``random`` state, so it is re-seeded from
+    the OS after each restore (the Identity Center back-off jitter would otherwise repeat in step).
+    Nonces, request ids and event ids come from ``secrets``/``uuid4`` (the OS), so they are unique anyway.
+    """
+    for client in (process.clients.dynamodb, process.clients.secretsmanager, process.clients.identitystore):
+        client.resolve()
+    register_after_restore(random.seed)
+
+
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return _process().handle(event, context)
+
+
+# The one thing done at import, and only in SnapStart's init phase (AWS sets this variable then);
+# snapshot_restore_py is part of Lambda's managed Python runtime.
+if os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "snap-start":  # pragma: no cover - AWS only
+    from snapshot_restore_py import register_after_restore as _register  # type: ignore[import-not-found]
+
+    prepare_snapshot(_process(), _register)

@@ -6,18 +6,22 @@ Clients are counted at the wire: botocore announces every client it makes with t
 
 from __future__ import annotations
 
+import random
+
 import boto3
 
 from backend.api.signing import RequestSigner
-from backend.handlers.api import process_from_env
+from backend.handlers.api import prepare_snapshot, process_from_env
 from backend.local.http_api import proxy_event
 from tests.scenarios.helpers import ALICE, ask
 
 
-def _watched_process(stack) -> tuple[object, list[str]]:
+def _watched_process(stack, sent: list[str] | None = None) -> tuple[object, list[str]]:
     session = boto3.Session(aws_access_key_id="local", aws_secret_access_key="local", region_name=stack.config.region)
     made: list[str] = []
     session.events.register("creating-client-class", lambda event_name, **_: made.append(event_name.split(".", 1)[1]))
+    if sent is not None:
+        session.events.register("before-send", lambda event_name, **_: sent.append(event_name))
     env = {
         f"JIT_{name.upper()}": str(value) for name, value in stack.settings.model_dump().items() if value is not None
     }
@@ -52,3 +56,19 @@ def test_a_signed_get_makes_only_the_clients_it_reads_with(stack):
     # The key set (Secrets Manager), the nonce, binding, request and policy (DynamoDB), and the
     # reader's groups (identity store); no Step Functions, SNS, SSO admin or CloudWatch client.
     assert sorted(made) == ["dynamodb", "identitystore", "secrets-manager"]
+
+
+def test_the_snapstart_init_makes_the_signed_request_clients_calls_nothing_and_reseeds_after_restore(stack):
+    sent: list[str] = []
+    process, made = _watched_process(stack, sent)
+    hooks: list = []
+
+    prepare_snapshot(process, hooks.append)
+
+    assert sorted(made) == ["dynamodb", "identitystore", "secrets-manager"]
+    assert sent == []  # no connection or key material goes into the snapshot
+    [after_restore] = hooks
+    random.seed(7)
+    snapshot_state = random.getstate()
+    after_restore()
+    assert random.getstate() != snapshot_state  # restored copies draw different jitter
