@@ -99,6 +99,22 @@ class Clients:
     cloudwatch: Any
 
 
+# The services make_clients names; botocore's model loader is told these are all there are.
+SERVICES = ("cloudwatch", "dynamodb", "identitystore", "secretsmanager", "sns", "sso-admin", "stepfunctions")
+
+
+def _named_services_loader() -> Any:
+    """botocore checks a service name by listing all ~400 model folders it ships, twice per process
+    (tens of ms of a cold start); this process only ever asks for ``SERVICES``."""
+    from botocore.loaders import Loader
+
+    class NamedServicesLoader(Loader):
+        def list_available_services(self, type_name: str) -> list[str]:  # noqa: ARG002 - same for every type
+            return list(SERVICES)
+
+    return NamedServicesLoader()
+
+
 def client_factory(settings: BackendSettings, session: boto3.Session | None = None) -> ClientFactory:
     """Clients at ``settings.endpoint_url`` from ``session`` (tests) or one plain botocore session."""
     if session is not None:
@@ -110,6 +126,7 @@ def client_factory(settings: BackendSettings, session: boto3.Session | None = No
     import botocore.session
 
     core = botocore.session.Session()
+    core.register_component("data_loader", _named_services_loader())
 
     def from_botocore(service: str, config: Config) -> Any:
         return core.create_client(

@@ -13,6 +13,7 @@ import boto3
 from backend.api.signing import RequestSigner
 from backend.handlers.api import prepare_snapshot, process_from_env
 from backend.local.http_api import proxy_event
+from backend.wiring import SERVICES
 from tests.scenarios.helpers import ALICE, ask
 
 
@@ -72,3 +73,26 @@ def test_the_snapstart_init_makes_the_signed_request_clients_calls_nothing_and_r
     snapshot_state = random.getstate()
     after_restore()
     assert random.getstate() != snapshot_state  # restored copies draw different jitter
+
+
+def test_without_a_session_the_process_answers_on_plain_botocore(stack, monkeypatch):
+    """The Lambda's own path: no boto3 session, botocore told only the services the process names."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "local")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "local")
+    request_id = ask(stack).request_id
+    env = {
+        f"JIT_{name.upper()}": str(value) for name, value in stack.settings.model_dump().items() if value is not None
+    }
+    process = process_from_env(env)
+    assert {client.service for client in vars(process.clients).values()} == set(SERVICES)  # all the loader knows
+    query = [("as_user_id", ALICE.user_id), ("as_username", ALICE.username), ("as_email", ALICE.email)]
+    query.append(("as_vouched_by", str(ALICE.vouched_by)))
+
+    answer = process.handle(_signed_get(stack, f"/requests/{request_id}", query), None)
+
+    assert answer["statusCode"] == 200, answer["body"]
+    assert sorted(c.service for c in vars(process.clients).values() if c.made) == [
+        "dynamodb",
+        "identitystore",
+        "secretsmanager",
+    ]
