@@ -2,8 +2,8 @@
 
 Clients are made on first use, not here: a Lambda container pays only for the services the events
 it serves touch (a health check none; a signed read DynamoDB, Secrets Manager and the identity
-store). Without a session the clients come from plain botocore, so the Lambda never imports boto3
-(and its S3 transfer manager) just to make them.
+store). Without a session the clients come from plain botocore: boto3's session adds nothing the
+Lambda uses (the request store still imports boto3 for its DynamoDB type conversion).
 """
 
 from __future__ import annotations
@@ -105,7 +105,8 @@ SERVICES = ("cloudwatch", "dynamodb", "identitystore", "secretsmanager", "sns", 
 
 def _named_services_loader() -> Any:
     """botocore checks a service name by listing all ~400 model folders it ships, twice per process
-    (tens of ms of a cold start); this process only ever asks for ``SERVICES``."""
+    (tens of ms of a cold start); this process only ever asks for ``SERVICES``. (AWS_DATA_PATH,
+    extra model folders, is not read: jit-api uses only the models botocore ships.)"""
     from botocore.loaders import Loader
 
     class NamedServicesLoader(Loader):
@@ -136,11 +137,9 @@ def client_factory(settings: BackendSettings, session: boto3.Session | None = No
     return from_botocore
 
 
-def make_clients(
-    settings: BackendSettings, session: boto3.Session | None = None, factory: ClientFactory | None = None
-) -> Clients:
-    """The process's clients, each made when first used (``factory`` lets a test see every one made)."""
-    make = factory or client_factory(settings, session)
+def make_clients(settings: BackendSettings, session: boto3.Session | None = None) -> Clients:
+    """The process's clients, each made when first used."""
+    make = client_factory(settings, session)
     return Clients(
         dynamodb=LazyClient("dynamodb", make, _STANDARD),
         sso_admin=LazyClient("sso-admin", make, _NO_SDK_RETRIES),
