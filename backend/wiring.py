@@ -1,14 +1,20 @@
-"""Build the adapters of one backend process from its settings (the only place clients are made)."""
+"""Build the adapters of one backend process from its settings (the only place clients are made).
+
+Clients are made on first use, not here: a Lambda container pays only for the services the events
+it serves touch (a health check none; a signed read DynamoDB, Secrets Manager and the identity
+store). Without a session the clients come from plain botocore: boto3's session adds nothing the
+Lambda uses (the request store still imports boto3 for its DynamoDB type conversion).
+"""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-import boto3
 from botocore.config import Config
 
 from backend.adapters.directory_cache import CachedDirectory
@@ -27,6 +33,8 @@ from backend.adapters.stepfunctions_workflow import SfnWorkflow
 from backend.service.deps import Deps
 
 if TYPE_CHECKING:
+    import boto3
+
     from backend.domain.ports import Clock
     from backend.settings import BackendSettings
 
@@ -40,6 +48,46 @@ def utc_now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 
 
+# (service name, config) -> a botocore client; the one place a client is made.
+ClientFactory = Callable[[str, Config], Any]
+
+
+class LazyClient:
+    """Stands in for one botocore client and makes it on first use (any attribute: a call, ``meta``, ...).
+
+    Thread-safe: the local stack serves concurrent invocations from one process, and one client
+    per service and process is what AWS recommends.
+    """
+
+    __slots__ = ("_client", "_config", "_factory", "_lock", "service")
+
+    def __init__(self, service: str, factory: ClientFactory, config: Config) -> None:
+        self.service = service
+        self._factory = factory
+        self._config = config
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def made(self) -> bool:
+        return self._client is not None
+
+    def resolve(self) -> Any:
+        client = self._client
+        if client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = self._factory(self.service, self._config)
+                client = self._client
+        return client
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.resolve(), name)
+
+    def __repr__(self) -> str:
+        return f"LazyClient({self.service!r}, made={self.made})"
+
+
 @dataclass
 class Clients:
     dynamodb: Any
@@ -51,20 +99,55 @@ class Clients:
     cloudwatch: Any
 
 
+# The services make_clients names; botocore's model loader is told these are all there are.
+SERVICES = ("cloudwatch", "dynamodb", "identitystore", "secretsmanager", "sns", "sso-admin", "stepfunctions")
+
+
+def _named_services_loader() -> Any:
+    """botocore checks a service name by listing all ~400 model folders it ships, twice per process
+    (tens of ms of a cold start); this process only ever asks for ``SERVICES``. (AWS_DATA_PATH,
+    extra model folders, is not read: jit-api uses only the models botocore ships.)"""
+    from botocore.loaders import Loader
+
+    class NamedServicesLoader(Loader):
+        def list_available_services(self, type_name: str) -> list[str]:  # noqa: ARG002 - same for every type
+            return list(SERVICES)
+
+    return NamedServicesLoader()
+
+
+def client_factory(settings: BackendSettings, session: boto3.Session | None = None) -> ClientFactory:
+    """Clients at ``settings.endpoint_url`` from ``session`` (tests) or one plain botocore session."""
+    if session is not None:
+
+        def from_boto3(service: str, config: Config) -> Any:
+            return session.client(service, endpoint_url=settings.endpoint_url, config=config)  # type: ignore[call-overload]
+
+        return from_boto3
+    import botocore.session
+
+    core = botocore.session.Session()
+    core.register_component("data_loader", _named_services_loader())
+
+    def from_botocore(service: str, config: Config) -> Any:
+        return core.create_client(
+            service, region_name=settings.region, endpoint_url=settings.endpoint_url, config=config
+        )
+
+    return from_botocore
+
+
 def make_clients(settings: BackendSettings, session: boto3.Session | None = None) -> Clients:
-    session = session or boto3.Session(region_name=settings.region)
-
-    def client(name: str, config: Config = _STANDARD) -> Any:
-        return session.client(name, endpoint_url=settings.endpoint_url, config=config)  # type: ignore[call-overload]
-
+    """The process's clients, each made when first used."""
+    make = client_factory(settings, session)
     return Clients(
-        dynamodb=client("dynamodb"),
-        sso_admin=client("sso-admin", _NO_SDK_RETRIES),
-        identitystore=client("identitystore", _NO_SDK_RETRIES),
-        stepfunctions=client("stepfunctions"),
-        sns=client("sns"),
-        secretsmanager=client("secretsmanager"),
-        cloudwatch=client("cloudwatch"),
+        dynamodb=LazyClient("dynamodb", make, _STANDARD),
+        sso_admin=LazyClient("sso-admin", make, _NO_SDK_RETRIES),
+        identitystore=LazyClient("identitystore", make, _NO_SDK_RETRIES),
+        stepfunctions=LazyClient("stepfunctions", make, _STANDARD),
+        sns=LazyClient("sns", make, _STANDARD),
+        secretsmanager=LazyClient("secretsmanager", make, _STANDARD),
+        cloudwatch=LazyClient("cloudwatch", make, _STANDARD),
     )
 
 

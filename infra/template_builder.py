@@ -140,11 +140,20 @@ def parameters() -> dict[str, Any]:
             "Description": "Optional: ARN of a regional WAFv2 web ACL to associate with the API stage",
             "AllowedPattern": "^$|^arn:aws[a-z-]*:wafv2:[a-z0-9-]+:[0-9]{12}:regional/webacl/.+$",
         },
+        "ApiSnapStart": {
+            "Type": "String",
+            "Default": "false",
+            "AllowedValues": ["false", "true"],
+            "Description": "Lambda SnapStart for jit-api: API Gateway and Step Functions then call the published "
+            "version behind the 'live' alias (docs/deploy.md, SnapStart)",
+        },
     }
 
 
 def conditions() -> dict[str, Any]:
     return {
+        "ApiSnapStartOn": {"Fn::Equals": [ref("ApiSnapStart"), "true"]},
+        "ApiSnapStartOff": {"Fn::Not": [{"Condition": "ApiSnapStartOn"}]},
         "HasApiSourceCidrs": {"Fn::Not": [{"Fn::Equals": [{"Fn::Join": ["", ref("ApiAllowedSourceCidrs")]}, ""]}]},
         "HasApiWebAcl": {"Fn::Not": [{"Fn::Equals": [ref("ApiWebAclArn"), ""]}]},
     }
@@ -348,6 +357,19 @@ def _log_group(function_name: str) -> dict[str, Any]:
     }
 
 
+API_ALIAS_NAME = "live"
+
+
+def _with_snapstart(function: dict[str, Any]) -> dict[str, Any]:
+    function["Properties"]["SnapStart"] = {"ApplyOn": _if("ApiSnapStartOn", "PublishedVersions", "None")}
+    return function
+
+
+def _api_target(unqualified: Any) -> dict[str, Any]:
+    """What callers of jit-api invoke: the 'live' alias with SnapStart (a snapshot), else the function."""
+    return _if("ApiSnapStartOn", ref("ApiFunctionLiveAlias"), unqualified)
+
+
 def lambdas() -> dict[str, Any]:
     common = [
         {"Sid": "PublishLifecycleEvents", "Effect": "Allow", "Action": "sns:Publish", "Resource": ref("EventsTopic")},
@@ -374,9 +396,25 @@ def lambdas() -> dict[str, Any]:
         "ReconcilerLogGroup": _log_group(RECONCILER_FUNCTION_NAME),
         "ApiFunctionRole": _role(API_FUNCTION_NAME, api_statements),
         "ReconcilerFunctionRole": _role(RECONCILER_FUNCTION_NAME, reconciler_statements),
-        "ApiFunction": _function(
-            API_FUNCTION_NAME, "backend.handlers.api.lambda_handler", "ApiFunctionRole", "ApiLogGroup", 60
+        "ApiFunction": _with_snapstart(
+            _function(API_FUNCTION_NAME, "backend.handlers.api.lambda_handler", "ApiFunctionRole", "ApiLogGroup", 60)
         ),
+        # SnapStart snapshots published versions only. The description names the code's content-hashed
+        # key, so a deploy with new code replaces this resource and publishes (and snapshots) anew.
+        "ApiFunctionVersion": {
+            "Type": "AWS::Lambda::Version",
+            "Condition": "ApiSnapStartOn",
+            "Properties": {"FunctionName": ref("ApiFunction"), "Description": sub("jit-api code ${CodeKey}")},
+        },
+        "ApiFunctionLiveAlias": {
+            "Type": "AWS::Lambda::Alias",
+            "Condition": "ApiSnapStartOn",
+            "Properties": {
+                "FunctionName": ref("ApiFunction"),
+                "FunctionVersion": getatt("ApiFunctionVersion", "Version"),
+                "Name": API_ALIAS_NAME,
+            },
+        },
         "ReconcilerFunction": _function(
             RECONCILER_FUNCTION_NAME,
             "backend.handlers.reconciler.lambda_handler",
@@ -430,7 +468,14 @@ def state_machine() -> dict[str, Any]:
                                 {
                                     "Effect": "Allow",
                                     "Action": "lambda:InvokeFunction",
-                                    "Resource": _function_arn(API_FUNCTION_NAME),
+                                    "Resource": [
+                                        _function_arn(API_FUNCTION_NAME),
+                                        _if(
+                                            "ApiSnapStartOn",
+                                            _function_arn(f"{API_FUNCTION_NAME}:{API_ALIAS_NAME}"),
+                                            ref("AWS::NoValue"),
+                                        ),
+                                    ],
                                 }
                             ],
                         },
@@ -445,20 +490,22 @@ def state_machine() -> dict[str, Any]:
                 "StateMachineType": "STANDARD",
                 "RoleArn": getatt("WorkflowRole", "Arn"),
                 # The repo's ASL file; ${JitApiFunctionArn} is its only substitution.
-                "DefinitionString": {"Fn::Sub": [definition, {"JitApiFunctionArn": getatt("ApiFunction", "Arn")}]},
+                "DefinitionString": {
+                    "Fn::Sub": [definition, {"JitApiFunctionArn": _api_target(getatt("ApiFunction", "Arn"))}]
+                },
             },
         },
     }
 
 
 def api_gateway() -> dict[str, Any]:
+    invocations = (
+        "arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${Target}/invocations"
+    )
     integration = {
         "Type": "AWS_PROXY",
         "IntegrationHttpMethod": "POST",
-        "Uri": sub(
-            "arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/"
-            "${ApiFunction.Arn}/invocations"
-        ),
+        "Uri": {"Fn::Sub": [invocations, {"Target": _api_target(getatt("ApiFunction", "Arn"))}]},
     }
 
     def method(resource_id: Any) -> dict[str, Any]:
@@ -526,16 +573,25 @@ def api_gateway() -> dict[str, Any]:
         },
         "RootMethod": method(getatt("RestApi", "RootResourceId")),
         "ProxyMethod": method(ref("ProxyResource")),
+        # A deployment is a snapshot of the methods taken when it is created; switching SnapStart changes
+        # every integration, so each setting has its own deployment and the stage takes the matching one.
         "ApiDeployment": {
             "Type": "AWS::ApiGateway::Deployment",
+            "Condition": "ApiSnapStartOff",
             "DependsOn": ["RootMethod", "ProxyMethod", "HealthMethod"],
             "Properties": {"RestApiId": ref("RestApi")},
+        },
+        "ApiDeploymentViaAlias": {
+            "Type": "AWS::ApiGateway::Deployment",
+            "Condition": "ApiSnapStartOn",
+            "DependsOn": ["RootMethod", "ProxyMethod", "HealthMethod"],
+            "Properties": {"RestApiId": ref("RestApi"), "Description": "integrations call jit-api:live"},
         },
         "ApiStage": {
             "Type": "AWS::ApiGateway::Stage",
             "Properties": {
                 "RestApiId": ref("RestApi"),
-                "DeploymentId": ref("ApiDeployment"),
+                "DeploymentId": _if("ApiSnapStartOn", ref("ApiDeploymentViaAlias"), ref("ApiDeployment")),
                 "StageName": ref("StageName"),
                 # The stage-wide limit protects the Lambda and DynamoDB from signed traffic; the paths an
                 # unsigned caller can reach cheaply get their own, much lower limits (docs/deploy.md).
@@ -566,7 +622,7 @@ def api_gateway() -> dict[str, Any]:
             "Type": "AWS::Lambda::Permission",
             "Properties": {
                 "Action": "lambda:InvokeFunction",
-                "FunctionName": ref("ApiFunction"),
+                "FunctionName": _api_target(ref("ApiFunction")),
                 "Principal": "apigateway.amazonaws.com",
                 "SourceArn": sub("arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${RestApi}/*"),
             },

@@ -1,18 +1,23 @@
 """Lambda entry point of ``jit-api``: API Gateway proxy events and Step Functions task events.
 
-Nothing happens at import: the process's settings, clients and routes are built on the first
-invocation and reused by the container afterwards.
+Nothing happens at import: the process's settings, routes and verifier are built on the first
+invocation and reused by the container afterwards; each AWS client is made when an event first
+needs it (``backend.wiring``), so a health check makes none.
 """
 
 from __future__ import annotations
 
 import os
+import random
 import time
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
     from datetime import datetime
+
+    import boto3
 
     from backend.api.app import JitApi
     from backend.service.audit_report import AuditRecord
@@ -24,9 +29,10 @@ if TYPE_CHECKING:
 class ApiProcess:
     """Everything one jit-api process needs, wired once."""
 
-    def __init__(self, deps: Deps, api: JitApi) -> None:
+    def __init__(self, deps: Deps, api: JitApi, clients: Clients) -> None:
         self.deps = deps
         self.api = api
+        self.clients = clients  # made on first use: what an event needs, not all of them
 
     def handle(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         if "task" in event:
@@ -55,18 +61,45 @@ def build_process(settings: BackendSettings, clients: Clients, deps: Deps) -> Ap
     def audit(until: datetime) -> list[AuditRecord]:
         return read_audit(clients.dynamodb, until)
 
-    return ApiProcess(deps, JitApi(deps, verifier, audit))
+    return ApiProcess(deps, JitApi(deps, verifier, audit), clients)
+
+
+def process_from_env(env: Mapping[str, str], session: boto3.Session | None = None) -> ApiProcess:
+    """What the container builds on its first event (``session``: tests watch the clients it makes)."""
+    from backend.settings import BackendSettings
+    from backend.wiring import build_deps, make_clients
+
+    settings = BackendSettings.from_env(env)
+    clients = make_clients(settings, session)
+    return build_process(settings, clients, build_deps(settings, clients))
 
 
 @cache
 def _process() -> ApiProcess:
-    from backend.settings import BackendSettings
-    from backend.wiring import build_deps, make_clients
+    return process_from_env(os.environ)
 
-    settings = BackendSettings.from_env(os.environ)
-    clients = make_clients(settings)
-    return build_process(settings, clients, build_deps(settings, clients))
+
+def prepare_snapshot(process: ApiProcess, register_after_restore: Callable[[Callable[[], None]], Any]) -> None:
+    """Lambda SnapStart (docs/deploy.md): the snapshot keeps what init built, so build it then.
+
+    Settings, routes, verifier and the clients a signed request uses are made now; nothing is
+    called (a pooled connection would not survive the restore, and the key set stays out of the
+    snapshot). Every restored copy shares the snapshot's ``random`` state, so it is re-seeded from
+    the OS after each restore (the Identity Center back-off jitter would otherwise repeat in step).
+    Nonces, request ids and event ids come from ``secrets``/``uuid4`` (the OS), so they are unique anyway.
+    """
+    for client in (process.clients.dynamodb, process.clients.secretsmanager, process.clients.identitystore):
+        client.resolve()
+    register_after_restore(random.seed)
 
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return _process().handle(event, context)
+
+
+# The one thing done at import, and only in SnapStart's init phase (AWS sets this variable then);
+# snapshot_restore_py is part of Lambda's managed Python runtime.
+if os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "snap-start":  # pragma: no cover - AWS only
+    from snapshot_restore_py import register_after_restore as _register  # type: ignore[import-not-found]
+
+    prepare_snapshot(_process(), _register)

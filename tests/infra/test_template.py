@@ -142,7 +142,7 @@ def test_log_groups_schedule_topics_and_subscriptions(template):
 
 
 def test_state_machine_is_the_repos_asl_file(template):
-    props = template["Resources"]["StateMachine"]["Properties"]
+    props = _with_snapstart(template, on=False)["Resources"]["StateMachine"]["Properties"]
     text, variables = props["DefinitionString"]["Fn::Sub"]
     assert variables == {"JitApiFunctionArn": {"Fn::GetAtt": ["ApiFunction", "Arn"]}}
     assert text.replace("${JitApiFunctionArn}", "arn:x") == load_definition("arn:x")
@@ -320,3 +320,70 @@ def test_unsigned_paths_have_their_own_low_throttle_and_the_api_can_be_fenced(te
     association = resources["ApiWebAclAssociation"]
     assert association["Condition"] == "HasApiWebAcl"
     assert association["Properties"]["WebACLArn"] == {"Ref": "ApiWebAclArn"}
+
+
+def _with_snapstart(template: dict[str, Any], on: bool) -> dict[str, Any]:
+    """The template as CloudFormation sees it with ApiSnapStart=true/false (only that condition resolved)."""
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            if list(node) == ["Fn::If"] and node["Fn::If"][0] == "ApiSnapStartOn":
+                return resolve(node["Fn::If"][1 if on else 2])
+            return {k: resolve(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [resolve(item) for item in node if item != {"Ref": "AWS::NoValue"}]
+        return node
+
+    wanted = {"ApiSnapStartOn": on, "ApiSnapStartOff": not on}
+    resources = {
+        name: resource
+        for name, resource in template["Resources"].items()
+        if wanted.get(resource.get("Condition", ""), True)
+    }
+    return dict(resolve({**template, "Resources": resources}))
+
+
+def _api_callers(template: dict[str, Any]) -> dict[str, Any]:
+    """What API Gateway, its invoke permission, the stage and the state machine point at."""
+    resources = template["Resources"]
+    methods = _of_type(template, "AWS::ApiGateway::Method")
+    return {
+        "integrations": {json.dumps(m["Properties"]["Integration"]["Uri"]["Fn::Sub"][1]) for m in methods.values()},
+        "permission": resources["ApiInvokePermission"]["Properties"]["FunctionName"],
+        "deployment": resources["ApiStage"]["Properties"]["DeploymentId"],
+        "workflow": resources["StateMachine"]["Properties"]["DefinitionString"]["Fn::Sub"][1]["JitApiFunctionArn"],
+        "snapstart": resources["ApiFunction"]["Properties"]["SnapStart"]["ApplyOn"],
+    }
+
+
+def test_snapstart_is_off_by_default_and_callers_invoke_the_function(template):
+    assert template["Parameters"]["ApiSnapStart"]["Default"] == "false"
+    off = _with_snapstart(template, on=False)
+    assert not _of_type(off, "AWS::Lambda::Version") and not _of_type(off, "AWS::Lambda::Alias")
+    assert _api_callers(off) == {
+        "integrations": {json.dumps({"Target": {"Fn::GetAtt": ["ApiFunction", "Arn"]}})},
+        "permission": {"Ref": "ApiFunction"},
+        "deployment": {"Ref": "ApiDeployment"},
+        "workflow": {"Fn::GetAtt": ["ApiFunction", "Arn"]},
+        "snapstart": "None",
+    }
+
+
+def test_snapstart_on_publishes_a_version_and_every_caller_invokes_its_alias(template):
+    on = _with_snapstart(template, on=True)
+    [version] = _of_type(on, "AWS::Lambda::Version").values()
+    [alias] = _of_type(on, "AWS::Lambda::Alias").values()
+    # A new code key (content-hashed by infra/deploy.sh) replaces the version: new code is snapshotted.
+    assert version["Properties"]["Description"] == {"Fn::Sub": "jit-api code ${CodeKey}"}
+    assert alias["Properties"]["FunctionVersion"] == {"Fn::GetAtt": ["ApiFunctionVersion", "Version"]}
+    assert _api_callers(on) == {
+        "integrations": {json.dumps({"Target": {"Ref": "ApiFunctionLiveAlias"}})},
+        "permission": {"Ref": "ApiFunctionLiveAlias"},
+        "deployment": {"Ref": "ApiDeploymentViaAlias"},
+        "workflow": {"Ref": "ApiFunctionLiveAlias"},
+        "snapstart": "PublishedVersions",
+    }
+    invoke = on["Resources"]["WorkflowRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"][0]
+    assert {"Fn::Sub": "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:jit-api:live"} in (
+        invoke["Resource"]
+    )
