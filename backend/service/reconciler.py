@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -24,9 +23,9 @@ from backend.domain.reconcile import (
     RevokeExpired,
     plan_reconcile,
 )
-from backend.domain.timefmt import iso_z
 from backend.service.access import release_holders
 from backend.service.sessions import reconcile_session_denies
+from backend.service.system_events import publish_system_event
 from backend.service.workflow_tasks import mark_error, revoke_now
 
 if TYPE_CHECKING:
@@ -195,18 +194,8 @@ def _still_holds(deps: Deps, request_id: str) -> bool:
 
 
 def _publish_drift(deps: Deps, target: AssignmentTarget, *, removed: bool) -> None:
-    event_id = uuid.uuid4().hex
-    payload = json.dumps(
-        {
-            "event_id": event_id,
-            "type": "access.drift_detected",
-            "occurred_at": iso_z(deps.now()),
-            "actor": None,
-            "request": None,
-            "detail": f"{target.ledger_key} {'removed' if removed else 'reported'}",
-        }
-    )
-    deps.events.publish(event_id, "access.drift_detected", payload)
+    detail = f"{target.ledger_key} {'removed' if removed else 'reported'}"
+    publish_system_event(deps, "access.drift_detected", detail)
 
 
 HEARTBEAT = "system.heartbeat"
@@ -216,19 +205,9 @@ def _publish_heartbeat(deps: Deps, report: ReconcileReport) -> None:
     """Every run, dry or not, failed or not, tells the bot it ran: SNS counts each delivery the bot
     misses (NumberOfNotificationsFailed), which JIT-BotUnreachable watches (docs/runbooks/04-bot-unreachable.md).
     A failed publish counts as a failed action, so JIT-ReconcilerErrors notices it."""
-    event_id = uuid.uuid4().hex
-    payload = json.dumps(
-        {
-            "event_id": event_id,
-            "type": HEARTBEAT,
-            "occurred_at": iso_z(deps.now()),
-            "actor": None,
-            "request": None,
-            "detail": f"reconciler run: {len(report.planned)} planned, {sum(report.failed.values())} failed",
-        }
-    )
+    detail = f"reconciler run: {len(report.planned)} planned, {sum(report.failed.values())} failed"
     try:
-        deps.events.publish(event_id, HEARTBEAT, payload)
+        publish_system_event(deps, HEARTBEAT, detail)
     except Exception:
         log.exception("ERROR publishing the heartbeat")
         report.failed["Heartbeat"] += 1

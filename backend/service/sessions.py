@@ -8,9 +8,7 @@ still needed that someone removed (reported as drift). See docs/ending-sessions.
 
 from __future__ import annotations
 
-import json
 import logging
-import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -26,6 +24,7 @@ from backend.domain.session_deny import (
     remove_denies,
 )
 from backend.domain.timefmt import iso_z
+from backend.service.system_events import publish_system_event
 
 if TYPE_CHECKING:
     from backend.domain.assignment import AssignmentTarget
@@ -85,23 +84,8 @@ def deny_sessions(deps: Deps, target: AssignmentTarget, *, who: str, without_dyn
     return SessionsEnded(at=wanted.issued_before, until=wanted.issued_before + duration, wide=merged.wide)
 
 
-def _publish(deps: Deps, event_type: str, detail: str) -> None:
-    event_id = uuid.uuid4().hex
-    payload = json.dumps(
-        {
-            "event_id": event_id,
-            "type": event_type,
-            "occurred_at": iso_z(deps.now()),
-            "actor": None,
-            "request": None,
-            "detail": detail,
-        }
-    )
-    deps.events.publish(event_id, event_type, payload)
-
-
 def _tell_oncall_wide(deps: Deps, target: AssignmentTarget, applied: SessionDeny, who: str) -> None:
-    _publish(
+    publish_system_event(
         deps,
         WIDE_EVENT,
         f"the inline policy of permission set {target.permission_set_arn} is near IAM's size limit, so every "
@@ -184,7 +168,7 @@ def _reconcile_one(
     report.removed += len(expired)
     report.readded += readded
     for request_id in readded:
-        _publish(
+        publish_system_event(
             deps,
             DRIFT_EVENT,
             f"the Deny statement ending live sessions of request {request_id} had been removed from its "
