@@ -122,11 +122,27 @@ def test_an_alarm_fired_from_the_page_posts_to_oncall_and_resolves_in_its_thread
     page.get_by_label("State").select_option("OK")
     page.get_by_label("Value").fill("")
     page.get_by_role("button", name="Fire").click()
+    expect(alarm).to_contain_text("Resolved")  # the bot answers in the thread, then edits the root
     alarm.get_by_role("button", name="1 reply").click()
     thread = page.locator("#thread-posts")
     expect(thread).to_contain_text("JIT-LambdaErrorRate is OK again")
     expect(alarm).to_contain_text("Resolved")
     shoot(page, "alarm-resolved-thread")
+
+
+def test_what_was_posted_while_the_page_was_disconnected_shows_after_it_reconnects(page: Page, sandbox: System) -> None:
+    open_as(page, sandbox, "carol")
+    root = sandbox.mm.post_as(user="alice", channel="jit-approvals", message="before the outage")
+    expect(page.locator("#posts")).to_contain_text("before the outage")
+    sandbox.mm.stop(drop_tcp=True)  # the server dies: no close frame, and the events below are never sent
+    expect(page.locator("#connection")).to_have_text("reconnecting…")
+    sandbox.mm.post_as(user="bob", channel="jit-approvals", message="said during the outage")
+    sandbox.mm.post_as(user="bob", channel="jit-approvals", message="a reply meanwhile", root_id=root["id"])
+    sandbox.mm.start()
+    expect(page.locator("#connection")).to_have_text("live: websocket connected")
+    expect(page.locator("#posts")).to_contain_text("said during the outage")
+    before = page.locator("#posts article").filter(has_text="before the outage")
+    expect(before.get_by_role("button", name="1 reply")).to_be_visible()
 
 
 def test_carol_writes_to_the_bot_in_a_direct_message(page: Page, sandbox: System) -> None:

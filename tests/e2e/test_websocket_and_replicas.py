@@ -88,16 +88,15 @@ def test_two_replicas_handle_each_command_once(system: System) -> None:
 
 
 class RecordingBackoff(Backoff):
-    """The delays the bot chose (no jitter), so the test asserts on them rather than on timing."""
+    """The attempt numbers the bot asked delays for, so the test asserts on them rather than on timing."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        object.__setattr__(self, "chosen", [])
+        object.__setattr__(self, "attempts", [])
 
     def delay(self, attempt: int, rng: Any = None) -> float:
-        value = super().delay(attempt, lambda: 1.0)
-        self.chosen.append(value)  # type: ignore[attr-defined]
-        return value
+        self.attempts.append(attempt)  # type: ignore[attr-defined]
+        return super().delay(attempt, lambda: 1.0)
 
 
 def test_backoff_stays_small_across_many_mattermost_restarts_that_drop_tcp(system: System) -> None:
@@ -113,10 +112,11 @@ def test_backoff_stays_small_across_many_mattermost_restarts_that_drop_tcp(syste
         before = socket.connections
         system.mm.restart(drop_tcp=True)  # as a killed or crashed server: no close frame
         wait_until(lambda b=before: socket.connections > b and socket.connected, what=f"reconnect {restart}")
-    # The back-off starts afresh after each healthy session: a connect refused while the emulator
-    # is down may double a wait or two, but six restarts never add up (the old rule: 1.6 s and more).
-    assert backoff.chosen  # type: ignore[attr-defined]
-    assert max(backoff.chosen) <= 0.4  # type: ignore[attr-defined]
+    # The back-off starts afresh after each healthy session: however many connects are refused
+    # while the emulator is down (that depends on the machine's load), every restart's first wait
+    # is attempt 0. The old rule reset only after a normal close, so attempts kept counting up.
+    attempts = backoff.attempts  # type: ignore[attr-defined]
+    assert attempts.count(0) >= 6, attempts
     system.mm.post_as(user="alice", channel=dm_channel(system, "alice"), message="help")
     wait_until(lambda: any("just-in-time AWS access" in p["message"] for p in system.dms("alice")), what="reply")
 

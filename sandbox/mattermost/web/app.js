@@ -24,6 +24,7 @@ const state = {
   currentByUser: {},   // username -> last channel id
   commands: [],
   sockets: {},
+  greeted: new Set(),  // usernames whose websocket has said hello at least once
 };
 
 // ---------------------------------------------------------------------------------------- API
@@ -76,7 +77,13 @@ function connect(person) {
   };
   socket.onmessage = (message) => {
     const frame = JSON.parse(message.data);
-    if (frame.event === "hello") updateConnection();
+    if (frame.event === "hello") {
+      updateConnection();
+      // Events sent while this socket was down are gone: read back what was missed, as
+      // Mattermost's own client does after a reconnect.
+      if (state.greeted.has(person.username)) catchUp(person.username).catch(showFatal);
+      state.greeted.add(person.username);
+    }
     if (frame.event) onEvent(person.username, frame).catch(showFatal);
   };
   socket.onclose = () => {
@@ -92,23 +99,44 @@ function updateConnection() {
   element.classList.toggle("ok", open === state.people.length);
 }
 
+async function catchUp(username) {
+  if (username !== state.me) return; // another person's view is read afresh when the page switches to them
+  const channelId = state.channelId;
+  const threadRoot = state.threadRoot;
+  await loadChannels();
+  if (channelId && state.channelId === channelId) {
+    const list = await api("GET", `/channels/${channelId}/posts?per_page=200`);
+    if (state.channelId !== channelId || state.me !== username) return;
+    state.posts = mergePosts(list, state.posts);
+    await learnUsers([...state.posts.values()].map((p) => p.user_id));
+    renderPosts(null, false);
+  }
+  if (threadRoot && state.threadRoot === threadRoot) {
+    const thread = await api("GET", `/posts/${threadRoot}/thread`);
+    if (state.threadRoot !== threadRoot) return;
+    state.threadPosts = mergePosts(thread, state.threadPosts);
+    renderThread();
+  }
+}
+
 async function onEvent(username, frame) {
   const data = frame.data || {};
   const mine = username === state.me;
   if (frame.event === "posted" || frame.event === "post_edited") {
     const post = JSON.parse(data.post);
-    await learnUsers([post.user_id]);
-    if (mine && post.channel_id === state.channelId) {
-      const known = state.posts.has(post.id);
-      state.posts.set(post.id, post);
+    // Keep the post before anything that waits, so a slow or failed user lookup never loses it.
+    const here = mine && post.channel_id === state.channelId;
+    const known = here && state.posts.has(post.id);
+    if (here) state.posts.set(post.id, post);
+    const inThread = mine && state.threadRoot && (post.id === state.threadRoot || post.root_id === state.threadRoot);
+    if (inThread) state.threadPosts.set(post.id, post);
+    await learnUsers([post.user_id]).catch(() => {}); // an unknown author shows as "system" until read
+    if (here) {
       renderPosts(post.id, !known); // new and edited posts flash once where they are
     } else if (frame.event === "posted") {
       markUnread(username, post.channel_id);
     }
-    if (mine && state.threadRoot && (post.id === state.threadRoot || post.root_id === state.threadRoot)) {
-      state.threadPosts.set(post.id, post);
-      renderThread();
-    }
+    if (inThread) renderThread();
     if (mine && !state.channels.some((c) => c.id === post.channel_id)) await loadChannels();
     scheduleAwsRefresh();
   } else if (frame.event === "post_deleted") {
