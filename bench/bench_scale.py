@@ -166,7 +166,10 @@ class ScaleRun:
         from backend.domain.models import Person
 
         chosen = [next(self.users) for _ in range(n)]
-        return [Person(user_id=f"mm{i:03d}", username=f"u{i:03d}", email=f"u{i:03d}@example.com") for i in chosen]
+        return [
+            Person(user_id=f"mm{i:03d}", username=f"u{i:03d}", email=f"u{i:03d}@example.com", vouched_by="bench:local")
+            for i in chosen
+        ]
 
     def ask(
         self,
@@ -210,7 +213,7 @@ class ScaleRun:
         """Identity Center calls of one create (new user, then cached), one grant, one revoke."""
         from backend.domain.models import Person, RequestStatus
 
-        bob = Person(user_id="mmbob", username="bob", email="bob@example.com")
+        bob = Person(user_id="mmbob", username="bob", email="bob@example.com", vouched_by="bench:local")
         warm = self.ask(self.people(1)[0], "prod", "ReadOnlyAccess")  # needs approval: no workflow runs
         self.client.decide(bob, warm, "deny", "warm-up")  # bob's groups are cached from here on
         [person] = self.people(1)

@@ -43,8 +43,8 @@ def run() -> list[tuple[str, str, str]]:
             moto_port=0, api_port=0, clock=clock, retry_sleep_factor=0, reconcile_every_seconds=0, state_dir=state
         )
     ).start()
-    alice = Person(user_id="mmalice", username="alice", email="alice@example.com")
-    bob = Person(user_id="mmbob", username="bob", email="bob@example.com")
+    alice = Person(user_id="mmalice", username="alice", email="alice@example.com", vouched_by="bench:local")
+    bob = Person(user_id="mmbob", username="bob", email="bob@example.com", vouched_by="bench:local")
     rows: list[tuple[str, str, str]] = []
     try:
         client = stack.client()
