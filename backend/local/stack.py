@@ -209,9 +209,9 @@ class LocalStack:
         data = json.loads(self.key_file.read_text(encoding="utf-8"))
         return SigningKey(key_id=data["key_id"], secret=b64url_decode(data["secret"]))
 
-    def client(self) -> JitApiClient:
+    def client(self, timeout: float = 10.0) -> JitApiClient:
         signer = RequestSigner(self.signing_key(), self.config.audience)
-        return JitApiClient(self.api_url, signer)
+        return JitApiClient(self.api_url, signer, timeout=timeout)
 
     def subscribe_http(self, topic_arn: str, url: str) -> str:
         """Subscribe an HTTP endpoint (the bot's /sns) to a topic; moto confirms at once. As in the

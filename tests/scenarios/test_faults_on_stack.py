@@ -157,8 +157,8 @@ def test_twenty_concurrent_approvals_give_one_transition_one_execution_one_assig
     outcomes = []
 
     def click(i):
-        try:
-            return stack.client().decide(BOB if i % 2 else CAROL, created.request_id, "approve").status
+        try:  # a patient client: on a loaded CI machine twenty at once can outlast the 10 s default
+            return stack.client(timeout=120).decide(BOB if i % 2 else CAROL, created.request_id, "approve").status
         except BackendError as exc:
             return exc.status
 
