@@ -8,11 +8,11 @@ them. Booking is one conditional ``UpdateItem`` (DynamoDB numbers are exact deci
 slots never drift):
 
 - the queue is busy (``next_free`` is now or later): take ``next_free`` and move it one step on;
-- the queue is idle (``next_free`` is in the past or missing): take *now* plus a lead of two
-  booking round trips (at most a second), next free is one step after that. The lead is what
-  keeps a burst from turning into a herd: without it, when a booking takes longer than a step
-  (a busy DynamoDB), every instance that lost the race to restart the queue found it idle again
-  by its next try, and a hundred revokes spent ten bookings each.
+- the queue is idle (``next_free`` is in the past or missing): take *now*, next free is one step
+  after that. If the queue ran dry less than a second ago (a burst), take now plus a lead of two
+  booking round trips (at most half a second): without it, when a booking takes longer than a
+  step (a busy DynamoDB), every instance that lost the race to restart the queue found it idle
+  again by its next try, and a hundred revokes spent ten bookings each.
 
 Revokes come first when the budget is short: an urgent call books whatever slot is free, while a
 normal one (grants, lookups, the reconciler's reads) books only if the queue ahead of it ends
@@ -51,7 +51,8 @@ _MILLI = Decimal("0.001")
 
 
 _MAX_LATE_REBOOKS = 3
-_MAX_LEAD = Decimal(1)
+_MAX_LEAD = Decimal("0.5")
+_BURST_GAP = Decimal(1)  # the queue emptied less than this ago: calls are still arriving
 
 
 @dataclass(frozen=True)
@@ -138,7 +139,10 @@ class SharedCallBudget:
             current = exc.response.get("Item", {}).get("next_free", {}).get("N")  # type: ignore[attr-defined]
             if current is not None and Decimal(current) >= now:
                 return _QueueAhead(Decimal(current))  # busy beyond the horizon
-        slot = now + min(2 * self._round_trip, _MAX_LEAD)
+        # A queue that ran dry moments ago means a burst: lead, so the others find it busy. A lone
+        # call after a quiet spell (a cold start's first lookup) goes at once.
+        in_burst = current is not None and now - Decimal(current) < _BURST_GAP
+        slot = now + (min(2 * self._round_trip, _MAX_LEAD) if in_burst else 0)
         try:
             self._client.update_item(
                 TableName=tables.BUDGET,

@@ -35,7 +35,7 @@ from backend.domain.policy import (
     may_end_early,
 )
 from backend.domain.timefmt import parse_duration
-from backend.service.identity import bound_approvers, identify
+from backend.service.identity import bound_approvers, bound_identity, identify, with_groups
 
 if TYPE_CHECKING:
     from backend.api.contract import CreateRequestBody
@@ -275,9 +275,11 @@ def can_view(policy: Policy, request: AccessRequest, who: Identity) -> bool:
 
 
 def get_request(deps: Deps, actor: Person, request_id: str) -> AccessRequest:
-    who = identify(deps, actor)
+    who = bound_identity(deps, actor)
     request = deps.store.get(request_id)
-    if not can_view(deps.policies.current(), request, who):
+    if who.is_requester_of(request):  # their own request: no group lookup (a cold start's first GET)
+        return request
+    if not can_view(deps.policies.current(), request, with_groups(deps, who)):
         raise NotAuthorized("you may only view your own requests and those you approve")
     return request
 
