@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from backend.api.contract import (
+from jitwire.contract import (
     Catalog,
     CreateRequestBody,
     ErrorBody,
@@ -26,8 +26,8 @@ from backend.api.contract import (
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from backend.api.signing import RequestSigner
-    from backend.domain.models import Person
+    from jitwire.models import Person
+    from jitwire.signing import RequestSigner
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
