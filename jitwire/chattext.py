@@ -6,13 +6,13 @@ reasons, alarm names and descriptions): it keeps Markdown and comparison signs r
 (``7.3 % > 5 % [3.0 (27/11/26 14:00:00)]`` stays as it is) and only takes away what would notify
 or load anything: mass mentions, ``<!…>`` forms, images, auto-linked host names.
 
-Mattermost finds mentions in Markdown text nodes: ``@`` followed by name characters. We put a
-zero-width space after every ``@`` (so ``@channel`` is no longer a word the parser sees), break
-the Slack forms ``<!channel>`` and ``<@id>``, escape Markdown so no image, link, code fence or
-heading can be built, break URL schemes and host names (``www.evil.example/x.png`` and
-``evil.example/path`` are auto-linked and previewed too) so no link preview (an image load)
-happens, and bound the length. Look-alikes are folded with NFKC first, so a full-width at sign
-is treated as ``@channel``.
+How ``neutralise`` does it: Mattermost finds mentions in Markdown text nodes (``@`` followed by name
+characters). We put a zero-width space after every ``@`` (so ``@channel`` is no longer a word the
+parser sees), break the Slack forms ``<!channel>`` and ``<@id>``, escape Markdown so no image, link,
+code fence or heading can be built, break URL schemes and host names (``www.evil.example/x.png`` and
+``evil.example/path`` are auto-linked and previewed too) so no link preview (an image load) happens,
+and bound the length. Look-alikes are folded with NFKC first, so a full-width at sign is treated as
+``@channel``.
 """
 
 from __future__ import annotations
