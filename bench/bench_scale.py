@@ -145,8 +145,8 @@ def run() -> list[tuple[str, str, str]]:
 
 class ScaleRun:
     def __init__(self, stack: Any, clock: Any) -> None:
-        from backend.api.client import JitApiClient
-        from backend.api.signing import RequestSigner
+        from jitwire.client import JitApiClient
+        from jitwire.signing import RequestSigner
 
         self.stack = stack
         self.clock = clock
@@ -163,7 +163,7 @@ class ScaleRun:
         self.rows: list[tuple[str, str, str]] = []
 
     def people(self, n: int) -> list[Any]:
-        from backend.domain.models import Person
+        from jitwire.models import Person
 
         chosen = [next(self.users) for _ in range(n)]
         return [
@@ -179,7 +179,7 @@ class ScaleRun:
         duration: str = DURATION,
     ) -> str:
         """staging AdministratorAccess is auto-approved (staging-self-service)."""
-        from backend.api.contract import CreateRequestBody
+        from jitwire.contract import CreateRequestBody
 
         body = CreateRequestBody(
             actor=person,
@@ -192,7 +192,7 @@ class ScaleRun:
         return self.client.create_request(body).request_id
 
     def burst(self, n: int) -> tuple[list[str], float]:
-        from backend.domain.models import RequestStatus
+        from jitwire.models import RequestStatus
 
         started = time.monotonic()
         with ThreadPoolExecutor(max_workers=min(n, 16)) as pool:
@@ -211,7 +211,7 @@ class ScaleRun:
 
     def per_operation(self) -> None:
         """Identity Center calls of one create (new user, then cached), one grant, one revoke."""
-        from backend.domain.models import Person, RequestStatus
+        from jitwire.models import Person, RequestStatus
 
         bob = Person(user_id="mmbob", username="bob", email="bob@example.com", vouched_by="bench:local")
         warm = self.ask(self.people(1)[0], "prod", "ReadOnlyAccess")  # needs approval: no workflow runs
@@ -247,7 +247,7 @@ class ScaleRun:
 
     def revokes_after(self, ids: list[str], wake_before: timedelta) -> tuple[list[float], list[float], list[WireCall]]:
         """Jump to just before the first end time, let time flow, return lateness and bounds per revoke."""
-        from backend.domain.models import RequestStatus
+        from jitwire.models import RequestStatus
 
         store = self.stack.deps.store
         requests = [store.get(r) for r in ids]

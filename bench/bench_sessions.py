@@ -31,10 +31,10 @@ def run() -> list[tuple[str, str, str]]:
     os.environ["TZ"] = "UTC"
     time.tzset()
     logging.disable(logging.WARNING)
-    from backend.api.contract import CreateRequestBody
-    from backend.domain.models import Person, RequestStatus
     from backend.local.clock import ManualClock
     from backend.local.stack import LocalStack, StackOptions
+    from jitwire.contract import CreateRequestBody
+    from jitwire.models import Person, RequestStatus
 
     state = Path(os.environ.get("TMPDIR", "/tmp")) / f"jit-bench-{uuid.uuid4().hex[:8]}"
     clock = ManualClock()

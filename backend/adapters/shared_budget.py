@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import BotoCoreError, ClientError
 
 from backend.adapters import tables
-from backend.names import IDENTITY_CENTER_BUDGET
+from jitwire.names import IDENTITY_CENTER_BUDGET
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -18,7 +18,8 @@ from backend.domain.errors import (
     IdentityTaken,
     PrincipalNotFound,
 )
-from backend.domain.models import Identity, IdentityBinding, Person
+from backend.domain.models import Identity, IdentityBinding
+from jitwire.models import Person
 
 if TYPE_CHECKING:
     from backend.domain.policy import Policy, Rule

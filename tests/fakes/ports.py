@@ -23,10 +23,11 @@ from backend.domain.errors import (
     RequestAlreadyExists,
     RequestNotFound,
 )
-from backend.domain.models import AccessRequest, CardRef, IdentityBinding, Person, RequestStatus
+from backend.domain.models import AccessRequest, IdentityBinding
 from backend.domain.policy import Policy
 from backend.domain.ports import AuditEntry, OutboxEvent
 from backend.service.deps import Deps
+from jitwire.models import CardRef, Person, RequestStatus
 
 
 class InMemoryStore:

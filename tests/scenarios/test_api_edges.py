@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from backend.adapters import tables
-from backend.api.signing import RequestSigner
+from jitwire.signing import RequestSigner
 from tests.scenarios.helpers import ALICE, item_count
 
 CREATE = {

@@ -15,9 +15,9 @@ from moto.ssoadmin.responses import SSOAdminResponse
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
 from backend.adapters import tables
-from backend.api.client import BackendError
 from backend.domain.errors import ReconcileFailed
-from backend.domain.models import RequestStatus as S
+from jitwire.client import BackendError
+from jitwire.models import RequestStatus as S
 from tests.identity_center.faults import MotoFaults, forever
 from tests.scenarios.helpers import BOB, CAROL, ask, assignments_of
 

@@ -20,8 +20,8 @@ from backend.adapters import tables
 from backend.adapters.identity_center import IdentityCenterGateway
 from backend.adapters.rate_limit import RateLimiter
 from backend.adapters.shared_budget import SharedCallBudget
-from backend.names import IDENTITY_CENTER_BUDGET
 from backend.wiring import make_clients
+from jitwire.names import IDENTITY_CENTER_BUDGET
 
 INSTANCES = 4
 CALLS_EACH = 8

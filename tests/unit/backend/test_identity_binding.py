@@ -6,7 +6,6 @@ import threading
 
 import pytest
 
-from backend.api.contract import CreateRequestBody
 from backend.domain.errors import (
     IdentityMismatch,
     IdentityNotVouched,
@@ -15,11 +14,13 @@ from backend.domain.errors import (
     NotAuthorized,
     PrincipalNotFound,
 )
-from backend.domain.models import Identity, Person, RequestStatus
+from backend.domain.models import Identity
 from backend.domain.policy import Policy
 from backend.service import requests as use_cases
 from backend.service.identity import identify
 from backend.service.policy_apply import resolve_users
+from jitwire.contract import CreateRequestBody
+from jitwire.models import Person, RequestStatus
 from tests.fakes.ports import in_memory_deps
 from tests.unit.world import ALICE, BOB, CAROL, DAVE, SSO, T0, identity_center, policy
 
