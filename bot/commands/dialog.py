@@ -10,10 +10,10 @@ from typing import Any, Final
 
 from pydantic import ValidationError
 
-from bot.action_context import ContextRejected, verify_state
+from bot.access.action_context import ContextRejected, verify_state
+from bot.access.explain import explain
+from bot.access.services import AccessServices, idempotency_key, submitted_text
 from bot.commands.parsing import OpenRequestDialog
-from bot.core import Core, idempotency_key, submitted_text
-from bot.explain import explain
 from bot.mattermost.payloads import DialogSubmission
 from jitwire.client import BackendError, BackendUnavailable
 from jitwire.contract import Catalog, CatalogEntry, CreateRequestBody
@@ -66,18 +66,18 @@ def request_dialog(catalog: Catalog, prefill: OpenRequestDialog, state: str) -> 
     }
 
 
-async def submit(core: Core, submission: DialogSubmission) -> dict[str, Any]:
+async def submit(services: AccessServices, submission: DialogSubmission) -> dict[str, Any]:
     """The reply Mattermost relays to the form: ``{}`` closes it, ``errors``/``error`` keep it open."""
     if submission.cancelled or submission.callback_id != CALLBACK_ID:
         return {}
     try:
-        state = verify_state(core.signer, submission.state, user_id=submission.user_id, now=core.clock())
+        state = verify_state(services.signer, submission.state, user_id=submission.user_id, now=services.clock())
     except ContextRejected:
         return {"error": "This form is no longer valid; run /jit request again."}
     values = {k: "" if v is None else str(v).strip() for k, v in submission.submission.items()}
-    actor = await core.mm.person(submission.user_id)
+    actor = await services.mm.person(submission.user_id)
     try:
-        catalog = await core.backend.run(lambda c: c.catalog(actor))
+        catalog = await services.backend.run(lambda c: c.catalog(actor))
     except (BackendError, BackendUnavailable) as error:
         return {"error": explain(error)}
     chosen = next((e for e in catalog.entries if option_value(e) == values.get("target", "")), None)
@@ -93,7 +93,7 @@ async def submit(core: Core, submission: DialogSubmission) -> dict[str, Any]:
             reason=values["reason"],
             idempotency_key=idempotency_key("dialog", submission.state),
         )
-        view = await core.submit_request(body)
+        view = await services.submit_request(body)
     except ValidationError:
         return {"errors": {"reason": "Between 3 and 500 characters, please."}}
     except BackendError as error:
@@ -102,7 +102,9 @@ async def submit(core: Core, submission: DialogSubmission) -> dict[str, Any]:
     except BackendUnavailable as error:
         return {"error": explain(error)}
     if state.response_url:
-        await core.mm.respond(state.response_url, {"response_type": "ephemeral", "text": submitted_text(core, view)})
+        await services.mm.respond(
+            state.response_url, {"response_type": "ephemeral", "text": submitted_text(services, view)}
+        )
     return {}
 
 

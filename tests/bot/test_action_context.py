@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 
-from bot.action_context import (
+from bot.access.action_context import (
     ContextRejected,
     ContextSigner,
     DialogState,

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import requests
 
-from bot.action_context import ContextRejected, ContextSigner, DialogState, sign_state, verify_state
+from bot.access.action_context import ContextRejected, ContextSigner, DialogState, sign_state, verify_state
 from bot.logsafe import shown
 from bot.mattermost.client import same_origin
 from bot.runtime import BotRuntime, sns_get

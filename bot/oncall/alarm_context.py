@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from bot.action_context import ContextRejected, same_text
+from bot.access.action_context import ContextRejected, same_text
 
 AlarmAction = Literal["ack", "mute"]
 _DOMAIN = "alarmctx1"
