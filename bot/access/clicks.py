@@ -14,12 +14,13 @@ import logging
 from typing import Any
 
 from bot.access import posts
-from bot.access.action_context import ActionContext, ContextRejected
+from bot.access.action_context import ActionContext
 from bot.access.explain import explain
 from bot.access.services import AccessServices
 from bot.logsafe import shown
 from bot.mattermost.client import MattermostUnavailable
 from bot.mattermost.payloads import ActionClick
+from bot.signed_context import ContextRejected
 from jitwire.client import BackendError, BackendUnavailable
 from jitwire.contract import RequestView
 from jitwire.models import Person

@@ -1,26 +1,59 @@
 """The request form: built from what this person may request, and its submission checked per field.
 
-Mattermost checks nothing on submit (docs/architecture.md, "Dialogs"), so every field is validated here; errors go
-back keyed by element name so they show under the field and the form stays open.
+Mattermost checks nothing on submit (docs/architecture.md, "Dialogs"), so the form's ``state`` is
+signed (who it was opened for, until when) and every field is validated here; errors go back keyed
+by element name so they show under the field and the form stays open.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Final
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from bot.access.action_context import ContextRejected, verify_state
+from bot.access.action_context import ContextSigner
 from bot.access.explain import explain
 from bot.access.services import AccessServices, idempotency_key, submitted_text
 from bot.commands.parsing import OpenRequestDialog
 from bot.mattermost.payloads import DialogSubmission
+from bot.signed_context import ContextRejected, Purpose, check_expiry, same_text
+from jitwire.b64url import b64url_decode_lenient, b64url_encode
 from jitwire.client import BackendError, BackendUnavailable
 from jitwire.contract import Catalog, CatalogEntry, CreateRequestBody
 from jitwire.timefmt import parse_duration
 
 CALLBACK_ID: Final = "jitrequest"
 _SEP: Final = "/"
+
+
+class DialogState(BaseModel):
+    """The dialog's ``state``: who it was opened for and where to answer (Mattermost echoes it back)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    user_id: str = Field(min_length=1, max_length=64)
+    response_url: str = Field(default="", max_length=1024)
+    channel_id: str = Field(default="", max_length=64)
+    exp: int = Field(gt=0)
+
+
+def sign_state(signer: ContextSigner, state: DialogState) -> str:
+    body = b64url_encode(state.model_dump_json().encode())
+    return body + "." + signer.key.mac(Purpose.DIALOG_STATE, body)
+
+
+def verify_state(signer: ContextSigner, text: str, *, user_id: str, now: datetime) -> DialogState:
+    body, _, mac = text.partition(".")
+    signer.key.check(Purpose.DIALOG_STATE, body, mac)
+    try:
+        state = DialogState.model_validate_json(b64url_decode_lenient(body))
+    except (ValidationError, ValueError):
+        raise ContextRejected("malformed_context") from None
+    check_expiry(state.exp, now)
+    if not same_text(state.user_id, user_id):
+        raise ContextRejected("wrong_user")
+    return state
 
 
 def option_value(entry: CatalogEntry) -> str:

@@ -9,12 +9,11 @@ from datetime import timedelta
 from pydantic import ValidationError
 
 from bot.access import posts
-from bot.access.action_context import DialogState, sign_state
 from bot.access.explain import explain
 from bot.access.report import send_report
 from bot.access.services import AccessServices, Reply, idempotency_key, submitted_text
 from bot.commands import parsing as p
-from bot.commands.dialog import request_dialog
+from bot.commands.dialog import DialogState, request_dialog, sign_state
 from bot.mattermost.client import MattermostUnavailable
 from jitwire.chattext import bound_post, neutralise, username
 from jitwire.client import BackendError, BackendUnavailable
