@@ -25,18 +25,18 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from alarms.sns import SeenMessages, SnsMessage, SnsRejected, SnsVerifier, route
-from bot.alarm_buttons import AlarmButtons
-from bot.alarm_context import is_alarm_context
-from bot.alarm_intake import AlarmIntake
-from bot.clicks import handle_click
+from bot.access.clicks import handle_click
+from bot.access.lifecycle_events import EventRejected, LifecycleHandler, parse_event
+from bot.access.services import AccessServices, idempotency_key
 from bot.commands import dialog, parsing
 from bot.commands.run import execute
-from bot.core import Core, idempotency_key
-from bot.events import EventRejected, LifecycleHandler, parse_event
 from bot.logsafe import shown
 from bot.mattermost.client import MattermostUnavailable, same_origin
 from bot.mattermost.payloads import ActionClick, DialogSubmission, SlashCommand
 from bot.metrics import CONTENT_TYPE, BotMetrics
+from bot.oncall.alarm_buttons import AlarmButtons
+from bot.oncall.alarm_context import is_alarm_context
+from bot.oncall.alarm_intake import AlarmIntake
 from jitwire.client import BackendError, BackendUnavailable
 
 log = logging.getLogger("bot.app")
@@ -52,7 +52,7 @@ ACKS = {
 
 @dataclass(frozen=True)
 class Endpoints:
-    core: Core
+    services: AccessServices
     command_token: str
     sns: SnsVerifier
     lifecycle: LifecycleHandler
@@ -143,7 +143,7 @@ class _Routes:
         # sees it), and at most COMMAND_SLOTS commands work at once, so a burst of commands does not
         # slow every acknowledgement down with the work of the others.
         response = ephemeral(ACKS.get(type(parsed), "Working on it…"))
-        response.background = BackgroundTask(self._start, _run_command(ep.core, parsed, slash))
+        response.background = BackgroundTask(self._start, _run_command(ep.services, parsed, slash))
         return response
 
     async def _start(self, work: Coroutine[Any, Any, None]) -> None:
@@ -165,7 +165,7 @@ class _Routes:
         if is_alarm_context(click.context):
             kind, result = "alarm", await ep.alarm_buttons.click(click)
         else:
-            kind, result = "request", await handle_click(ep.core, click)
+            kind, result = "request", await handle_click(ep.services, click)
         ep.metrics.clicks.labels(kind, "updated" if "update" in result else "replied").inc()
         return JSONResponse(result)
 
@@ -179,7 +179,7 @@ class _Routes:
             ep.metrics.dialogs.labels("invalid").inc()
             return JSONResponse({"error": "not a dialog submission"}, status_code=400)
         try:
-            result = await dialog.submit(ep.core, submission)
+            result = await dialog.submit(ep.services, submission)
         except MattermostUnavailable:
             ep.metrics.dialogs.labels("mattermost_unavailable").inc()
             return JSONResponse({"error": "Mattermost failed while handling the form; please try again."})
@@ -287,17 +287,17 @@ def _dialog_outcome(submission: DialogSubmission, result: dict[str, Any]) -> str
     return "refused" if "error" in result else "submitted"
 
 
-async def _run_command(core: Core, command: parsing.Command, slash: SlashCommand) -> None:
+async def _run_command(services: AccessServices, command: parsing.Command, slash: SlashCommand) -> None:
     async def reply(text: str) -> None:
         if slash.response_url:
-            await core.mm.respond(
+            await services.mm.respond(
                 slash.response_url, {"response_type": "ephemeral", "text": text, "skip_slack_parsing": True}
             )
 
     try:
-        actor = await core.mm.person(slash.user_id)
+        actor = await services.mm.person(slash.user_id)
         await execute(
-            core,
+            services,
             command,
             actor,
             reply,

@@ -27,21 +27,21 @@ from alarms.catalogue import RUNBOOK_FILE
 from alarms.format import AlarmPostSettings
 from alarms.runbook import load_runbook
 from alarms.sns import SnsVerifier
-from bot.action_context import ContextSigner
-from bot.alarm_buttons import AlarmButtons
-from bot.alarm_context import AlarmContextSigner
-from bot.alarm_intake import AlarmIntake
+from bot.access.action_context import ContextSigner
+from bot.access.cards import Cards
+from bot.access.lifecycle_events import LifecycleHandler
+from bot.access.services import AccessServices
 from bot.app import Endpoints, build_app
-from bot.backend import Backend
-from bot.cards import Cards
-from bot.core import Core
-from bot.direct import DirectMessages
-from bot.events import LifecycleHandler
+from bot.commands.direct_messages import DirectMessages
+from bot.jit_api import JitApi
 from bot.mattermost.client import MattermostClient, driver_options
 from bot.mattermost.registration import ensure_command
 from bot.mattermost.trust import EmailTrust, TrustSettings
 from bot.mattermost.websocket import Backoff, ReconnectingWebsocket
 from bot.metrics import BotMetrics
+from bot.oncall.alarm_buttons import AlarmButtons
+from bot.oncall.alarm_context import AlarmContextSigner
+from bot.oncall.alarm_intake import AlarmIntake
 from bot.runbooks import default_runbooks_dir
 from bot.settings import BotSettings
 from jitwire.client import JitApiClient
@@ -146,9 +146,11 @@ class BotRuntime:
             timeout=s.backend_timeout_seconds,
             settle_seconds=s.backend_settle_seconds,
         )
-        backend = Backend(api, self.backend_pool, self.metrics)
+        backend = JitApi(api, self.backend_pool, self.metrics)
         cards = Cards(mm, signer, s.public_url + "/mattermost/actions", s.aws_portal_url, self._clock)
-        core = Core(mm, backend, cards, signer, self._clock, s.public_url, approvals_id, s.approvals_channel)
+        services = AccessServices(
+            mm, backend, cards, signer, self._clock, s.public_url, approvals_id, s.approvals_channel
+        )
         token = s.command_token.get_secret_value()
         if s.register_command:
             token = await ensure_command(mm, team_id, s.command_trigger, s.public_url) or token
@@ -160,10 +162,10 @@ class BotRuntime:
         oncall_id = await mm.channel_id(s.team_name, s.oncall_channel)
         alarms, alarm_buttons = self._alarms(mm, oncall_id)
         endpoints = Endpoints(
-            core=core,
+            services=services,
             command_token=token,
             sns=verifier,
-            lifecycle=LifecycleHandler(core, oncall_id),
+            lifecycle=LifecycleHandler(services, oncall_id),
             spawn=self.spawn,
             healthy=self._health(backend),
             confirm_subscription=self._confirm,
@@ -179,7 +181,7 @@ class BotRuntime:
         )
         if s.websocket:
             direct = DirectMessages(
-                core,
+                services,
                 s.command_trigger,
                 s.replica_index,
                 s.replica_count,
@@ -208,7 +210,7 @@ class BotRuntime:
         intake = AlarmIntake(mm, channel_id, runbook, post_settings, self._clock)
         return intake, AlarmButtons(mm, channel_id, signer, action_url, self._clock)
 
-    def _health(self, backend: Backend) -> Callable[[], Coroutine[Any, Any, dict[str, bool]]]:
+    def _health(self, backend: JitApi) -> Callable[[], Coroutine[Any, Any, dict[str, bool]]]:
         async def healthy() -> dict[str, bool]:
             connected = self.websocket.connected if self.websocket else True
             return {"websocket": connected, "backend": await backend.reachable()}

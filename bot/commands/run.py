@@ -8,14 +8,13 @@ from datetime import timedelta
 
 from pydantic import ValidationError
 
-from bot import posts
-from bot.action_context import DialogState, sign_state
+from bot.access import posts
+from bot.access.explain import explain
+from bot.access.report import send_report
+from bot.access.services import AccessServices, Reply, idempotency_key, submitted_text
 from bot.commands import parsing as p
-from bot.commands.dialog import request_dialog
-from bot.core import Core, Reply, idempotency_key, submitted_text
-from bot.explain import explain
+from bot.commands.dialog import DialogState, request_dialog, sign_state
 from bot.mattermost.client import MattermostUnavailable
-from bot.report import send_report
 from jitwire.chattext import bound_post, neutralise, username
 from jitwire.client import BackendError, BackendUnavailable
 from jitwire.contract import CreateRequestBody, RequestView
@@ -25,7 +24,7 @@ log = logging.getLogger("bot.commands")
 
 
 async def execute(
-    core: Core,
+    services: AccessServices,
     command: p.Command,
     actor: Person,
     reply: Reply,
@@ -36,7 +35,7 @@ async def execute(
 ) -> None:
     """Never raises for expected failures: the person is told in one sentence."""
     try:
-        await _dispatch(core, command, actor, reply, source_id, trigger_id, response_url)
+        await _dispatch(services, command, actor, reply, source_id, trigger_id, response_url)
     except (BackendError, BackendUnavailable) as error:
         await reply(explain(error))
     except ValidationError as error:
@@ -47,52 +46,58 @@ async def execute(
 
 
 async def _dispatch(
-    core: Core, command: p.Command, actor: Person, reply: Reply, source_id: str, trigger_id: str, response_url: str
+    services: AccessServices,
+    command: p.Command,
+    actor: Person,
+    reply: Reply,
+    source_id: str,
+    trigger_id: str,
+    response_url: str,
 ) -> None:
     match command:
         case p.Help():
             await reply(p.USAGE)
         case p.Request():
-            await _request(core, command, actor, reply, source_id)
+            await _request(services, command, actor, reply, source_id)
         case p.OpenRequestDialog():
-            await _open_dialog(core, command, actor, reply, trigger_id, response_url)
+            await _open_dialog(services, command, actor, reply, trigger_id, response_url)
         case p.ListMine():
-            found = await core.backend.run(lambda c: c.list_requests(actor, "mine", limit=20))
+            found = await services.backend.run(lambda c: c.list_requests(actor, "mine", limit=20))
             await reply(_listing("Your requests", found.requests, "You have no requests yet."))
         case p.Approvals():
-            found = await core.backend.run(lambda c: c.list_requests(actor, "pending_approval", limit=50))
-            await reply(await _approvals(core, actor, found.requests))
+            found = await services.backend.run(lambda c: c.list_requests(actor, "pending_approval", limit=50))
+            await reply(await _approvals(services, actor, found.requests))
         case p.Status(request_id=request_id):
-            view = await core.backend.run(lambda c: c.get_request(actor, request_id))
+            view = await services.backend.run(lambda c: c.get_request(actor, request_id))
             await reply(_detail(view))
         case p.Cancel(request_id=request_id):
-            view = await core.backend.run(lambda c: c.cancel(actor, request_id))
-            await core.cards.render(view)
+            view = await services.backend.run(lambda c: c.cancel(actor, request_id))
+            await services.cards.render(view)
             await reply(f"Request `{view.request_id}` is cancelled.")
         case p.Revoke(request_id=request_id):
-            view = await core.backend.run(lambda c: c.revoke(actor, request_id, "ended early from chat"))
+            view = await services.backend.run(lambda c: c.revoke(actor, request_id, "ended early from chat"))
             await reply(f"Revoking `{view.request_id}` now; you will get a message when it is done.")
         case p.Extend(request_id=request_id, duration=duration):
-            view = await core.backend.run(lambda c: c.extend(actor, request_id, duration))
-            await core.cards.render(view)
+            view = await services.backend.run(lambda c: c.extend(actor, request_id, duration))
+            await services.cards.render(view)
             await reply(f"`{view.request_id}` now lasts until {posts.when(view.end_time)}.")
         case p.ShowPolicy() | p.Report():
-            await _admin_view(core, command, actor, reply)
+            await _admin_view(services, command, actor, reply)
         case p.BreakGlass(request_id=request_id, reason=reason):
             note = "break-glass: " + reason
-            view = await core.backend.run(lambda c: c.revoke(actor, request_id, note[:500]))
+            view = await services.backend.run(lambda c: c.revoke(actor, request_id, note[:500]))
             await reply(f"Break-glass revoke of `{view.request_id}` started; the card will say when it is done.")
 
 
-async def _admin_view(core: Core, command: p.ShowPolicy | p.Report, actor: Person, reply: Reply) -> None:
+async def _admin_view(services: AccessServices, command: p.ShowPolicy | p.Report, actor: Person, reply: Reply) -> None:
     if isinstance(command, p.Report):
-        await send_report(core, actor, command.window, reply)
+        await send_report(services, actor, command.window, reply)
         return
-    policy = await core.backend.run(lambda c: c.get_policy(actor))
+    policy = await services.backend.run(lambda c: c.get_policy(actor))
     await reply(_policy(policy))
 
 
-async def _request(core: Core, command: p.Request, actor: Person, reply: Reply, source_id: str) -> None:
+async def _request(services: AccessServices, command: p.Request, actor: Person, reply: Reply, source_id: str) -> None:
     body = CreateRequestBody(
         actor=actor,
         account=command.account,
@@ -101,30 +106,35 @@ async def _request(core: Core, command: p.Request, actor: Person, reply: Reply, 
         reason=command.reason,
         idempotency_key=idempotency_key("command", source_id),
     )
-    view = await core.submit_request(body)
-    await reply(submitted_text(core, view))
+    view = await services.submit_request(body)
+    await reply(submitted_text(services, view))
 
 
 async def _open_dialog(
-    core: Core, command: p.OpenRequestDialog, actor: Person, reply: Reply, trigger_id: str, response_url: str
+    services: AccessServices,
+    command: p.OpenRequestDialog,
+    actor: Person,
+    reply: Reply,
+    trigger_id: str,
+    response_url: str,
 ) -> None:
     if not trigger_id:
         await reply("Give all the details in one line: `request <account> <permission set> <duration> <reason>`.")
         return
-    catalog = await core.backend.run(lambda c: c.catalog(actor))
+    catalog = await services.backend.run(lambda c: c.catalog(actor))
     if not catalog.entries:
         await reply("There is no access you may request. Ask an admin if that is wrong.")
         return
     state = DialogState(
         user_id=actor.user_id,
         response_url=response_url,
-        exp=int((core.clock() + timedelta(minutes=30)).timestamp()),
+        exp=int((services.clock() + timedelta(minutes=30)).timestamp()),
     )
-    dialog = request_dialog(catalog, command, sign_state(core.signer, state))
-    await core.mm.open_dialog(trigger_id, core.dialog_url, dialog)
+    dialog = request_dialog(catalog, command, sign_state(services.signer, state))
+    await services.mm.open_dialog(trigger_id, services.dialog_url, dialog)
 
 
-async def _approvals(core: Core, actor: Person, found: tuple[RequestView, ...]) -> str:
+async def _approvals(services: AccessServices, actor: Person, found: tuple[RequestView, ...]) -> str:
     """The list, and a DM copy of each card with Approve / Deny for the caller.
 
     DM, not ephemeral: a button's signed context names its post, which an ephemeral reply does not
@@ -139,10 +149,10 @@ async def _approvals(core: Core, actor: Person, found: tuple[RequestView, ...]) 
     copied = 0
     for view in found:
         line = posts.request_summary(view)
-        if actor.user_id in view.approver_user_ids and await core.cards.copy_to(view, actor.user_id):
+        if actor.user_id in view.approver_user_ids and await services.cards.copy_to(view, actor.user_id):
             copied += 1
         else:
-            line += f" (decide on the card in ~{core.approvals_channel_name})"
+            line += f" (decide on the card in ~{services.approvals_channel_name})"
         lines.append(line)
     if copied:
         lines.append(f"Approve / Deny buttons for {copied} of them are in your direct messages with me.")

@@ -4,13 +4,9 @@ from datetime import timedelta
 
 import pytest
 
-from bot.action_context import (
-    ContextRejected,
-    ContextSigner,
-    DialogState,
-    sign_state,
-    verify_state,
-)
+from bot.access.action_context import ContextSigner
+from bot.commands.dialog import DialogState, sign_state, verify_state
+from bot.signed_context import ContextRejected
 from tests.bot.views import NOW
 
 KEY = b"k" * 32

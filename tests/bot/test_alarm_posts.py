@@ -11,10 +11,10 @@ import pytest
 from alarms.catalogue import CATALOGUE_BY_NAME
 from alarms.cloudwatch import parse_alarm_message
 from alarms.format import AlarmPostSettings, format_alarm_post, root_info
-from bot import alarm_posts
-from bot.action_context import ContextRejected
-from bot.alarm_context import AlarmContextSigner, is_alarm_context
+from bot.oncall import alarm_posts
+from bot.oncall.alarm_context import AlarmContextSigner, is_alarm_context
 from bot.settings import BotSettings
+from bot.signed_context import ContextRejected
 from tests.alarms.conftest import fixture_text
 
 KEY = secrets.token_bytes(32)

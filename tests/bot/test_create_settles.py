@@ -11,7 +11,7 @@ import threading
 
 import pytest
 
-from bot.explain import UNCONFIRMED, UNREACHABLE, explain
+from bot.access.explain import UNCONFIRMED, UNREACHABLE, explain
 from jitwire.client import BackendUnavailable, JitApiClient, OutcomeUnknown
 from jitwire.contract import CreateRequestBody
 from jitwire.signing import RequestSigner, SigningKey

@@ -9,7 +9,7 @@ from collections.abc import Coroutine
 from types import SimpleNamespace
 from typing import Any
 
-from bot.direct import DirectMessages
+from bot.commands.direct_messages import DirectMessages
 
 BOT = "botuserid"
 

@@ -16,11 +16,13 @@ from typing import Any
 import pytest
 import requests
 
-from bot.action_context import ContextRejected, ContextSigner, DialogState, sign_state, verify_state
+from bot.access.action_context import ContextSigner
+from bot.commands.dialog import DialogState, sign_state, verify_state
 from bot.logsafe import shown
 from bot.mattermost.client import same_origin
 from bot.runtime import BotRuntime, sns_get
 from bot.settings import BotSettings
+from bot.signed_context import ContextRejected
 
 NOW = datetime(2026, 11, 27, 14, 0, tzinfo=UTC)
 KEY = secrets.token_bytes(32)

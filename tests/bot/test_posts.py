@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 
-from bot import posts
+from bot.access import posts
 from jitwire.chattext import MAX_POST_CHARS
 from jitwire.models import RequestStatus
 from tests.bot.mention_check import channel_wide_mentions, scanned_texts

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot import posts
+from bot.access import posts
 from tests.bot.views import NOW, event, view
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from bot.direct import command_text, owned_by
-from bot.explain import UNREACHABLE, explain
+from bot.access.explain import UNREACHABLE, explain
+from bot.commands.direct_messages import command_text, owned_by
 from bot.settings import BotSettings, parse_env_file
 from jitwire.client import BackendError, BackendUnavailable
 
@@ -98,7 +98,7 @@ def test_command_text_in_a_dm() -> None:
 
 
 def test_direct_post_filter_ignores_own_and_non_dm_posts() -> None:
-    from bot.direct import DirectMessages
+    from bot.commands.direct_messages import DirectMessages
 
     class FakeMm:
         bot_user_id = "bot"

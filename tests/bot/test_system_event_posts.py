@@ -1,6 +1,6 @@
 from datetime import UTC, datetime, timedelta
 
-from bot import posts
+from bot.access import posts
 from jitwire.contract import LifecycleEvent
 
 NOW = datetime(2026, 11, 27, 14, 0, tzinfo=UTC)

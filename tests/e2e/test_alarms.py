@@ -16,8 +16,8 @@ import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from alarms.format import PROP_STATUS, SEVERITY_STYLE
-from bot.alarm_posts import PROP_ACKED_BY, PROP_MUTED_UNTIL
 from bot.mattermost.websocket import Backoff
+from bot.oncall.alarm_posts import PROP_ACKED_BY, PROP_MUTED_UNTIL
 from bot.runtime import BotThread
 from tests.alarms.conftest import (
     ALARM_TOPIC,

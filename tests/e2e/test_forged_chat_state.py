@@ -10,7 +10,7 @@ from typing import Any
 
 import requests
 
-from bot import posts
+from bot.access import posts
 from bot.runtime import BotThread
 from jitwire.models import CardRef, Person
 from tests.bot.views import event, view

@@ -12,7 +12,7 @@ import time
 import pytest
 from moto.dynamodb.models import DynamoDBBackend
 
-from bot.explain import UNCONFIRMED, UNREACHABLE
+from bot.access.explain import UNCONFIRMED, UNREACHABLE
 from tests.e2e.conftest import System, wait_until
 
 CLIENT_TIMEOUT = 0.3

@@ -35,8 +35,8 @@ from alarms.format import (
 )
 from alarms.runbook import Runbook
 from alarms.sns import SeenMessages, SnsMessage
-from bot import alarm_posts
 from bot.mattermost.client import MattermostClient, MattermostUnavailable
+from bot.oncall import alarm_posts
 
 log = logging.getLogger("bot.alarms")
 

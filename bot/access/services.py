@@ -1,4 +1,9 @@
-"""What every handler needs, wired once by the composition root."""
+"""What the access-request handlers share, wired once by the composition root (``bot.runtime``).
+
+The collaborators (Mattermost, the backend's API, the cards, the button signer, the clock, the
+approvals channel) and the two operations several handlers need: submit a request, and give a
+pending request its one card.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +13,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot import posts
-from bot.action_context import ContextSigner
-from bot.backend import Backend
-from bot.cards import Cards
+from bot.access import posts
+from bot.access.action_context import ContextSigner
+from bot.access.cards import Cards
+from bot.jit_api import JitApi
 from bot.mattermost.client import MattermostClient, MattermostUnavailable
 from jitwire.chattext import neutralise
 from jitwire.client import BackendError
@@ -24,9 +29,9 @@ Reply = Callable[[str], Awaitable[None]]
 
 
 @dataclass(frozen=True)
-class Core:
+class AccessServices:
     mm: MattermostClient
-    backend: Backend
+    backend: JitApi
     cards: Cards
     signer: ContextSigner
     clock: Callable[[], datetime]
@@ -87,11 +92,11 @@ def idempotency_key(*parts: str) -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:40]
 
 
-def submitted_text(core: Core, view: RequestView) -> str:
+def submitted_text(services: AccessServices, view: RequestView) -> str:
     what = f"**{neutralise(view.permission_set, 64)}** on **{neutralise(view.account_name, 64)}** for {view.duration}"
     if view.status is RequestStatus.PENDING:
         return (
             f"Request `{view.request_id}` for {what} is waiting for approval in "
-            f"~{core.approvals_channel_name} ({posts.tally(view)})."
+            f"~{services.approvals_channel_name} ({posts.tally(view)})."
         )
     return f"Request `{view.request_id}` for {what}: {posts.status_line(view)}."

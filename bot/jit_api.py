@@ -1,4 +1,5 @@
-"""The synchronous signed backend client, called on worker threads so the event loop never blocks."""
+"""The backend's signed API as the bot awaits it: the synchronous ``JitApiClient`` on worker threads,
+so the event loop never blocks, with every call counted in the bot's metrics."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from jitwire.client import BackendError, JitApiClient
 T = TypeVar("T")
 
 
-class Backend:
+class JitApi:
     def __init__(self, client: JitApiClient, executor: Executor, metrics: BotMetrics | None = None) -> None:
         self._client = client
         self._executor = executor

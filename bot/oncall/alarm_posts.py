@@ -19,7 +19,7 @@ from alarms.format import (
     by_author,
     episode_key,
 )
-from bot.alarm_context import AlarmAction, AlarmContext
+from bot.oncall.alarm_context import AlarmAction, AlarmContext
 from jitwire.chattext import MAX_POST_CHARS, neutralise_alarm_text, username
 
 Post = Mapping[str, Any]

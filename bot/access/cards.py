@@ -12,8 +12,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from bot import posts
-from bot.action_context import Action, ContextSigner
+from bot.access import posts
+from bot.access.action_context import Action, ContextSigner
 from bot.mattermost.client import MattermostClient
 from jitwire.contract import LifecycleEvent, RequestView
 from jitwire.models import RequestStatus

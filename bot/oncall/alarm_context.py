@@ -7,18 +7,15 @@ the clicked post is the root of that alarm's episode in the on-call channel.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from bot.action_context import ContextRejected, same_text
+from bot.signed_context import ContextKey, ContextRejected, Purpose, check_expiry
 
 AlarmAction = Literal["ack", "mute"]
-_DOMAIN = "alarmctx1"
 MAX_MUTE_SECONDS = 24 * 3600
 
 
@@ -43,17 +40,13 @@ def is_alarm_context(raw: object) -> bool:
 
 
 class AlarmContextSigner:
-    """HMAC-SHA256 with the bot's action key over the canonical JSON of the context."""
+    """``bot.signed_context`` over the canonical JSON of the context (``Purpose.ALARM_BUTTON``)."""
 
     def __init__(self, key: bytes) -> None:
-        if len(key) < 32:
-            raise ValueError("the action key must be at least 32 bytes")
-        self._key = key
+        self._key = ContextKey(key)
 
     def sign(self, context: dict[str, Any]) -> str:
-        unsigned = {k: v for k, v in context.items() if k != "sig"}
-        canonical = json.dumps(unsigned, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-        return hmac.new(self._key, f"{_DOMAIN}|{canonical}".encode(), hashlib.sha256).hexdigest()
+        return self._key.mac(Purpose.ALARM_BUTTON, _canonical(context))
 
     def verify(self, raw: object, *, now: datetime) -> AlarmContext:
         """Signature (constant time) and expiry; the caller checks the post it came from."""
@@ -61,8 +54,11 @@ class AlarmContextSigner:
             ctx = AlarmContext.model_validate(raw)
         except ValidationError:
             raise ContextRejected("malformed_context") from None
-        if not same_text(ctx.sig, self.sign(ctx.unsigned())):
-            raise ContextRejected("bad_signature")
-        if now.timestamp() > ctx.exp:
-            raise ContextRejected("expired")
+        self._key.check(Purpose.ALARM_BUTTON, _canonical(ctx.unsigned()), ctx.sig)
+        check_expiry(ctx.exp, now)
         return ctx
+
+
+def _canonical(context: dict[str, Any]) -> str:
+    unsigned = {k: v for k, v in context.items() if k != "sig"}
+    return json.dumps(unsigned, sort_keys=True, separators=(",", ":"), ensure_ascii=True)

@@ -14,12 +14,12 @@ from datetime import datetime
 from typing import Any
 
 from alarms.format import PROP_EPISODE, PROP_NAME, PROP_ROLE
-from bot import alarm_posts
-from bot.action_context import ContextRejected
-from bot.alarm_context import AlarmContext, AlarmContextSigner
 from bot.logsafe import shown
 from bot.mattermost.client import MattermostClient, MattermostUnavailable
 from bot.mattermost.payloads import ActionClick
+from bot.oncall import alarm_posts
+from bot.oncall.alarm_context import AlarmContext, AlarmContextSigner
+from bot.signed_context import ContextRejected
 from jitwire.chattext import username
 
 log = logging.getLogger("bot.alarms")

@@ -24,9 +24,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from alarms.sns import SeenMessages
+from bot.access.services import AccessServices
 from bot.commands import parsing
 from bot.commands.run import execute
-from bot.core import Core
 from bot.mattermost.client import MattermostUnavailable
 from bot.mattermost.payloads import WsEvent, WsPost
 
@@ -55,7 +55,7 @@ def command_text(message: str, trigger: str) -> str:
 class DirectMessages:
     def __init__(
         self,
-        core: Core,
+        services: AccessServices,
         trigger: str,
         replica_index: int,
         replica_count: int,
@@ -66,7 +66,7 @@ class DirectMessages:
         sleep: Callable[[float], Coroutine[Any, Any, None]] = asyncio.sleep,
         recovered: Callable[[int], None] = lambda _count: None,
     ) -> None:
-        self._core = core
+        self._services = services
         self._trigger = trigger
         self._index = replica_index
         self._count = replica_count
@@ -99,7 +99,7 @@ class DirectMessages:
         return post if self._is_command(post) else None
 
     def _is_command(self, post: WsPost) -> bool:
-        if post.user_id == self._core.mm.bot_user_id or post.type or post.props.get("from_bot"):
+        if post.user_id == self._services.mm.bot_user_id or post.type or post.props.get("from_bot"):
             return False  # our own posts come back to us too; system posts are not commands
         return owned_by(post.id, self._index, self._count)
 
@@ -150,9 +150,9 @@ class DirectMessages:
         since = max(0, self._seen_until_ms - CATCH_UP_OVERLAP_MS)
         taken = 0
         try:
-            channels = await self._core.mm.direct_channel_ids()
+            channels = await self._services.mm.direct_channel_ids()
             for channel_id in channels:
-                found = await self._core.mm.posts_since(channel_id, since)
+                found = await self._services.mm.posts_since(channel_id, since)
                 replied = {str((p.get("props") or {}).get(PROP_REPLY_TO, "")) for p in found}
                 for raw in found:
                     post = WsPost.model_validate(raw)
@@ -173,7 +173,7 @@ class DirectMessages:
 
     async def answer(self, post: WsPost) -> None:
         async def reply(text: str) -> None:
-            await self._core.mm.create_post(post.channel_id, text, {PROP_REPLY_TO: post.id})
+            await self._services.mm.create_post(post.channel_id, text, {PROP_REPLY_TO: post.id})
 
         try:
             try:
@@ -181,7 +181,7 @@ class DirectMessages:
             except parsing.UsageError as error:
                 await reply(error.reply)
                 return
-            actor = await self._core.mm.person(post.user_id)
-            await execute(self._core, command, actor, reply, source_id="dm:" + post.id)
+            actor = await self._services.mm.person(post.user_id)
+            await execute(self._services, command, actor, reply, source_id="dm:" + post.id)
         except MattermostUnavailable:
             log.exception("could not answer the direct message %s", post.id)

@@ -15,7 +15,7 @@ from jitwire.report import GrantRow, summary, timeline_png
 from jitwire.timefmt import parse_iso_z
 
 if TYPE_CHECKING:
-    from bot.core import Core, Reply
+    from bot.access.services import AccessServices, Reply
     from jitwire.models import Person
 
 MAX_LINES = 20
@@ -36,16 +36,16 @@ def report_text(rows: list[GrantRow], start: str, end: str) -> str:
     return bound_post("\n".join(lines))
 
 
-async def send_report(core: Core, actor: Person, window: str, reply: Reply) -> None:
-    data = await core.backend.run(lambda c: c.audit_report(actor, window))
+async def send_report(services: AccessServices, actor: Person, window: str, reply: Reply) -> None:
+    data = await services.backend.run(lambda c: c.audit_report(actor, window))
     rows = [GrantRow.from_strings(g) for g in data["grants"]]
     start, end = parse_iso_z(data["from"]), parse_iso_z(data["to"])
     text = report_text(rows, data["from"], data["to"])
     png = await asyncio.to_thread(timeline_png, rows, start, end)
-    channel_id = await core.mm.direct_channel(actor.user_id)
+    channel_id = await services.mm.direct_channel(actor.user_id)
     if png is None:
-        await core.mm.create_post(channel_id, text)
+        await services.mm.create_post(channel_id, text)
     else:
-        file_id = await core.mm.upload_file(channel_id, f"jit-report-{end:%Y%m%d}.png", png, "image/png")
-        await core.mm.create_post_with_files(channel_id, text, [file_id])
+        file_id = await services.mm.upload_file(channel_id, f"jit-report-{end:%Y%m%d}.png", png, "image/png")
+        await services.mm.create_post_with_files(channel_id, text, [file_id])
     await reply("I sent you the report by direct message.")

@@ -12,8 +12,8 @@ import logging
 from pydantic import ValidationError
 
 from alarms.sns import SeenMessages
-from bot import posts
-from bot.core import Core
+from bot.access import posts
+from bot.access.services import AccessServices
 from jitwire.contract import LifecycleEvent
 
 log = logging.getLogger("bot.events")
@@ -31,8 +31,8 @@ def parse_event(message: str) -> LifecycleEvent:
 
 
 class LifecycleHandler:
-    def __init__(self, core: Core, oncall_channel_id: str, seen: SeenMessages | None = None) -> None:
-        self._core = core
+    def __init__(self, services: AccessServices, oncall_channel_id: str, seen: SeenMessages | None = None) -> None:
+        self._services = services
         self._oncall = oncall_channel_id
         self._seen = seen or SeenMessages()
         self._oncall_lock = asyncio.Lock()  # concurrent deliveries must not both miss the other's post
@@ -48,15 +48,15 @@ class LifecycleHandler:
         if event.request is not None:
             # A request created without the bot (the signed API, jit-admin, a bot that died before
             # placing the card) gets its card from its first event while it is still pending.
-            view = await self._core.ensure_card(event.request)
+            view = await self._services.ensure_card(event.request)
             event = event.model_copy(update={"request": view})
-            await self._core.cards.render(view, create_copies=True)
-            await self._core.cards.add_history(event)
-            await self._core.cards.remind_approvers(event, self._core.approvals_channel_name)
-            await self._core.cards.tell_requester(event)
+            await self._services.cards.render(view, create_copies=True)
+            await self._services.cards.add_history(event)
+            await self._services.cards.remind_approvers(event, self._services.approvals_channel_name)
+            await self._services.cards.tell_requester(event)
             if event.type == "request.expired":  # a stuck approval chain must be visible
                 await self._tell_oncall(event)
-            await self._core.cards.retire_dm_buttons(view)
+            await self._services.cards.retire_dm_buttons(view)
         else:
             await self._tell_oncall(event)
         self._seen.mark(event.event_id)  # only after success: a failed post is retried by SNS
@@ -68,8 +68,8 @@ class LifecycleHandler:
         The reconciler reports standing drift on every run; the same drift is posted once a day.
         """
         async with self._oncall_lock:  # concurrent deliveries must not both miss the other's post
-            recent = await self._core.mm.recent_posts(self._oncall)
-            if posts.already_told(recent, event, self._core.clock(), author=self._core.mm.bot_user_id):
+            recent = await self._services.mm.recent_posts(self._oncall)
+            if posts.already_told(recent, event, self._services.clock(), author=self._services.mm.bot_user_id):
                 return
             props = {posts.PROP_EVENT: event.event_id, posts.PROP_SYSTEM: posts.system_key(event)}
-            await self._core.mm.create_post(self._oncall, posts.system_event_line(event), props)
+            await self._services.mm.create_post(self._oncall, posts.system_event_line(event), props)
