@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, TypeVar
 
-from backend.admin import journal as journal_file
-from backend.admin.journal import Journal, NoticeStep, RecordStep, SessionStep, Step, StepState, TargetStep
 from backend.domain import lifecycle
 from backend.domain.errors import ConcurrentUpdate, RequestNotFound
 from backend.domain.lifecycle import SessionsEnded
 from backend.domain.models import AccessRequest
 from backend.service.sessions import deny_sessions
+from jitadmin import journal as journal_file
+from jitadmin.journal import Journal, NoticeStep, RecordStep, SessionStep, Step, StepState, TargetStep
 from jitwire.contract import LifecycleEvent
 from jitwire.models import Person, RequestStatus
 
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from backend.domain.assignment import AssignmentTarget
     from backend.service.deps import Deps
 
-log = logging.getLogger("backend.admin")
+log = logging.getLogger("jitadmin")
 
 EVENT_TYPE = "access.break_glass"
 ALL_CONFIRMATION = "REVOKE ALL"

@@ -23,15 +23,15 @@ from backend.adapters.dynamodb_requests import DynamoRequestStore
 from backend.domain.errors import ReconcileFailed
 from backend.handlers.api import ApiProcess, build_process
 from backend.handlers.reconciler import run_reconciler
-from backend.local.alarm_drill import State, fire, provision_alarms
-from backend.local.clock import ManualClock
-from backend.local.config import LocalStackConfig, default_config_path
-from backend.local.http_api import LocalApiServer
-from backend.local.moto_runtime import LambdaRegistry, install_patches, reset_moto, start_moto_server
-from backend.local.provision import Provisioned, bot_key_path, provision
-from backend.local.watchdog import CheckResult, check, sample_queue_depth
 from backend.settings import BackendSettings
 from backend.wiring import build_deps, make_clients, utc_now
+from jitlocal.alarm_drill import State, fire, provision_alarms
+from jitlocal.clock import ManualClock
+from jitlocal.config import LocalStackConfig, default_config_path
+from jitlocal.http_api import LocalApiServer
+from jitlocal.moto_runtime import LambdaRegistry, install_patches, reset_moto, start_moto_server
+from jitlocal.provision import Provisioned, bot_key_path, provision
+from jitlocal.watchdog import CheckResult, check, sample_queue_depth
 from jitwire.b64url import b64url_decode
 from jitwire.client import JitApiClient
 from jitwire.names import DELIVERY_DLQ_NAME
@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from backend.wiring import Clients
     from jitwire.models import RequestStatus
 
-log = logging.getLogger("backend.local")
+log = logging.getLogger("jitlocal")
 
 
 @dataclass
