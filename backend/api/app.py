@@ -21,7 +21,7 @@ from backend.auth.verifier import SignedHttpRequest
 from backend.domain.errors import DomainError, InvalidRequest, NotAuthorized
 from backend.domain.policy import Entitlement, Policy
 from backend.domain.wire import request_view
-from backend.service import requests as use_cases
+from backend.service import access_requests as use_cases
 from backend.service.audit_report import build_report, to_json
 from backend.service.policy_apply import resolve_users
 from jitwire import contract

@@ -16,7 +16,7 @@ from backend.domain.errors import (
 )
 from backend.domain.models import Identity
 from backend.domain.policy import Policy
-from backend.service import requests as use_cases
+from backend.service import access_requests as use_cases
 from backend.service.identity import identify
 from backend.service.policy_apply import resolve_users
 from jitwire.contract import CreateRequestBody

@@ -1,4 +1,4 @@
-"""Use cases behind the API: create, decide, cancel, revoke early, extend, read."""
+"""Access-request use cases behind the API: create, decide, cancel, revoke early, extend, read."""
 
 from __future__ import annotations
 
