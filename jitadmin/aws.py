@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import boto3
 
-from backend.wiring import build_deps, make_clients, utc_now
+from backend.wiring import build_unit_of_work, make_clients, utc_now
 from jitadmin.context import (
     AdminContext,
     ConfigurationError,
@@ -48,7 +48,7 @@ def aws_context(args: argparse.Namespace, console: Console) -> AdminContext:
     return AdminContext(
         settings=settings,
         clients=clients,
-        deps=build_deps(settings, clients),
+        deps=build_unit_of_work(settings, clients),
         console=console,
         prompt=input,
         journal_dir=args.journal_dir,

@@ -14,7 +14,7 @@ import pytest
 from rich.console import Console
 
 from backend.domain.models import AccessRequest
-from backend.wiring import Clients, build_deps, make_clients
+from backend.wiring import Clients, build_unit_of_work, make_clients
 from jitadmin.cli import run
 from jitadmin.context import AdminContext, operator_person
 from jitlocal.stack import LocalStack
@@ -64,7 +64,7 @@ class Admin:
             return AdminContext(
                 settings=self.stack.settings,
                 clients=used,
-                deps=build_deps(self.stack.settings, used, self.stack.clock),
+                deps=build_unit_of_work(self.stack.settings, used, self.stack.clock),
                 console=con,
                 prompt=prompt,
                 journal_dir=args.journal_dir,

@@ -21,7 +21,7 @@ from backend.service import access_requests, workflow_tasks
 from backend.service.reconciler import reconcile
 from jitwire.contract import CreateRequestBody
 from jitwire.models import RequestStatus
-from tests.fakes.ports import InterleavingLedger, RecordingWorkflow, in_memory_deps
+from tests.fakes.ports import InterleavingLedger, RecordingWorkflow, in_memory_unit_of_work
 from tests.unit.world import ALICE, BOB, CAROL, DAVE, MALLORY, PS_ARNS, T0, identity_center, policy
 
 REQUESTERS = (ALICE, DAVE, MALLORY, BOB)
@@ -65,7 +65,7 @@ class Lifecycle(RuleBasedStateMachine):
         self.ic = identity_center()
         self.ic.assignments.add(STANDING)
         document = policy().model_copy(update={"remove_drift": self.remove_drift})
-        self.deps = in_memory_deps(document, self.ic, self.clock)
+        self.deps = in_memory_unit_of_work(document, self.ic, self.clock)
         self.workflow = CountingWorkflow()
         self.deps.workflow = self.workflow
         self.ids: list[str] = []

@@ -13,7 +13,7 @@ from backend.service import access_requests, workflow_tasks
 from backend.service.reconciler import reconcile
 from jitwire.contract import CreateRequestBody
 from jitwire.models import RequestStatus
-from tests.fakes.ports import InterleavingLedger, in_memory_deps
+from tests.fakes.ports import InterleavingLedger, in_memory_unit_of_work
 from tests.unit.world import ALICE, BOB, T0, identity_center, policy
 
 
@@ -36,7 +36,7 @@ class Clock:
 def _world():
     clock = Clock()
     ic = identity_center()
-    deps = in_memory_deps(policy(), ic, clock)
+    deps = in_memory_unit_of_work(policy(), ic, clock)
     return deps, ic, clock
 
 
