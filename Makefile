@@ -76,9 +76,9 @@ export WHEEL_BOT_PROBE
 
 # Every jit-admin command module imports with the admin extra alone.
 define WHEEL_ADMIN_PROBE
-import importlib, pkgutil, backend.admin
-for module in pkgutil.iter_modules(backend.admin.__path__):
-    importlib.import_module("backend.admin." + module.name)
+import importlib, pkgutil, jitadmin
+for module in pkgutil.iter_modules(jitadmin.__path__):
+    importlib.import_module("jitadmin." + module.name)
 endef
 export WHEEL_ADMIN_PROBE
 

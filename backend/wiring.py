@@ -30,7 +30,7 @@ from backend.adapters.rate_limit import RateLimiter
 from backend.adapters.shared_budget import SharedCallBudget
 from backend.adapters.sns_events import SnsEventBus
 from backend.adapters.stepfunctions_workflow import SfnWorkflow
-from backend.service.deps import Deps
+from backend.service.unit_of_work import UnitOfWork
 
 if TYPE_CHECKING:
     import boto3
@@ -151,12 +151,12 @@ def make_clients(settings: BackendSettings, session: boto3.Session | None = None
     )
 
 
-def build_deps(
+def build_unit_of_work(
     settings: BackendSettings,
     clients: Clients,
     clock: Clock = utc_now,
     sleep: Callable[[float], None] = time.sleep,
-) -> Deps:
+) -> UnitOfWork:
     """``sleep`` paces Identity Center polling and retries (the local stack's tests skip it)."""
     gateway = IdentityCenterGateway(
         clients.sso_admin,
@@ -174,7 +174,7 @@ def build_deps(
         sleep=sleep,
     )
     metrics = CloudWatchMetrics(clients.cloudwatch) if settings.metrics == "cloudwatch" else EmfMetrics()
-    return Deps(
+    return UnitOfWork(
         store=DynamoRequestStore(clients.dynamodb),
         ledger=DynamoHolderLedger(clients.dynamodb),
         assignments=gateway,

@@ -80,7 +80,7 @@ class _Publisher:
         from cryptography.hazmat.primitives.asymmetric import padding
 
         from alarms.sns import SnsMessage, canonical_bytes
-        from backend.local.alarm_drill import notification
+        from jitlocal.alarm_drill import notification
 
         message = notification(self.alarms[name], state, old_state, None, REGION, at)  # type: ignore[arg-type]
         body: dict[str, Any] = {

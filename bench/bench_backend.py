@@ -88,8 +88,8 @@ def run() -> list[tuple[str, str, str]]:
     import logging
 
     logging.disable(logging.WARNING)
-    from backend.local.clock import ManualClock
-    from backend.local.stack import LocalStack, StackOptions
+    from jitlocal.clock import ManualClock
+    from jitlocal.stack import LocalStack, StackOptions
     from jitwire.contract import CreateRequestBody
     from jitwire.models import Person, RequestStatus
 
@@ -190,7 +190,7 @@ def _first_signed_get(stack: Any, request_id: str, actor: Any) -> list[tuple[str
     """A cold container's first signed GET against ``import boto3``, in interleaved fresh processes."""
     import json
 
-    from backend.local.http_api import proxy_event
+    from jitlocal.http_api import proxy_event
     from jitwire.signing import RequestSigner
 
     settings = stack.settings

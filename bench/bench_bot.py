@@ -50,10 +50,10 @@ def run() -> list[tuple[str, str, str]]:
         os.environ.setdefault(name, "testing")
     os.environ.setdefault("AWS_DEFAULT_REGION", "eu-central-1")
     logging.getLogger("alarms.sns").setLevel(logging.ERROR)  # the local-unsigned notice, once per event
-    from backend.local.clock import ManualClock
-    from backend.local.stack import LocalStack, StackOptions
     from bot.runtime import BotThread
     from bot.settings import BotSettings
+    from jitlocal.clock import ManualClock
+    from jitlocal.stack import LocalStack, StackOptions
     from sandbox.mattermost.server import MattermostEmulator
 
     with tempfile.TemporaryDirectory() as state:

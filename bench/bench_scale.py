@@ -118,8 +118,8 @@ def run() -> list[tuple[str, str, str]]:
     import logging
 
     logging.disable(logging.WARNING)
-    from backend.local.clock import ShiftedClock
-    from backend.local.stack import LocalStack, StackOptions
+    from jitlocal.clock import ShiftedClock
+    from jitlocal.stack import LocalStack, StackOptions
 
     state = Path(os.environ.get("TMPDIR", "/tmp")) / f"jit-bench-scale-{uuid.uuid4().hex[:8]}"
     clock = ShiftedClock()

@@ -31,8 +31,8 @@ def run() -> list[tuple[str, str, str]]:
     os.environ["TZ"] = "UTC"
     time.tzset()
     logging.disable(logging.WARNING)
-    from backend.local.clock import ManualClock
-    from backend.local.stack import LocalStack, StackOptions
+    from jitlocal.clock import ManualClock
+    from jitlocal.stack import LocalStack, StackOptions
     from jitwire.contract import CreateRequestBody
     from jitwire.models import Person, RequestStatus
 

@@ -22,9 +22,9 @@ rm -rf "$build" && mkdir -p "$build/pkg"
 "$python" -m pip install --quiet --target "$build/pkg" --platform manylinux2014_x86_64 \
   --implementation cp --python-version 3.12 --only-binary=:all: \
   "pydantic>=2.7,<3" "pyyaml>=6" "aws-lambda-powertools>=3.0"
-# The code: backend (without the local runtime and the admin CLI) and alarms. The bot is not deployed here.
-(cd "$root" && tar --exclude='__pycache__' --exclude='backend/local' --exclude='backend/admin' -cf - backend alarms) \
-  | tar -xf - -C "$build/pkg"
+# The code: the whole backend and jitwire folders, which import no other project package (lint-imports,
+# pyproject.toml). The local stack (jitlocal), jit-admin (jitadmin) and the bot are not deployed here.
+(cd "$root" && tar --exclude='__pycache__' -cf - backend jitwire) | tar -xf - -C "$build/pkg"
 digest="$(cd "$build/pkg" && find . -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)"
 key="jit-access/lambda-$digest.zip"
 (cd "$build/pkg" && zip -q -r -X "$build/lambda.zip" .)

@@ -4,7 +4,7 @@ The local backend stack (moto + JIT API), the Mattermost emulator and the bot, w
 the bot registers /jit in the emulator and its /sns is subscribed to ``jit-events`` and
 ``jit-alarms`` (trust mode local-unsigned: moto does not sign, loopback senders only). Open the
 printed address in a browser to act as the seed users, watch the AWS side and fire alarms; scripts
-use ``.venv/bin/python -m sandbox.mattermost.cli`` and ``.venv/bin/python -m backend.local.fire_alarm``
+use ``.venv/bin/python -m sandbox.mattermost.cli`` and ``.venv/bin/python -m jitlocal.fire_alarm``
 (the start-up text prints both, ready to paste).
 """
 
@@ -36,9 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
-    from backend.local.stack import LocalStack, StackOptions
     from bot.runtime import BotThread
     from bot.settings import BotSettings
+    from jitlocal.stack import LocalStack, StackOptions
     from sandbox.console import console_for
     from sandbox.mattermost.server import MattermostEmulator
 
@@ -104,8 +104,8 @@ def describe(api_url: str, moto_url: str, emulator: object, bot_port: int) -> st
             f"    {cli} ephemerals alice",
             f"    {cli} as alice /jit list",
             "  Alarms (posted to ~oncall; the eight names are in docs/runbooks/01-monitoring-alarms.md):",
-            f"    {python} -m backend.local.fire_alarm JIT-LambdaErrorRate --value 7.3",
-            f"    {python} -m backend.local.fire_alarm JIT-LambdaErrorRate --state OK",
+            f"    {python} -m jitlocal.fire_alarm JIT-LambdaErrorRate --value 7.3",
+            f"    {python} -m jitlocal.fire_alarm JIT-LambdaErrorRate --state OK",
             f"    {cli} read oncall                 # the alarm post; click ack / mute on it like the card",
         ]
     )

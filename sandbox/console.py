@@ -3,7 +3,7 @@
 Reads moto over HTTP with its own AWS clients (never the stack's objects in memory): Identity
 Center's account assignments are who holds what; the request table says until when and through
 which request; the audit table holds the lifecycle events. Firing an alarm runs the same code as
-``python -m backend.local.fire_alarm`` (``backend.local.alarm_drill.fire``).
+``python -m jitlocal.fire_alarm`` (``jitlocal.alarm_drill.fire``).
 """
 
 from __future__ import annotations
@@ -26,13 +26,13 @@ from backend.adapters.dynamodb_policy import DynamoPolicyStore
 from backend.adapters.dynamodb_requests import request_from_item
 from backend.domain.errors import DomainError
 from backend.domain.models import AccessRequest
-from backend.local.alarm_drill import State, fire
+from jitlocal.alarm_drill import State, fire
 from jitwire.models import RequestStatus
 from jitwire.timefmt import iso_z
 from sandbox.mattermost.webpage import is_loopback
 
 if TYPE_CHECKING:
-    from backend.local.stack import LocalStack
+    from jitlocal.stack import LocalStack
 
 RECENT_EVENTS = 15
 _DESERIALIZER = TypeDeserializer()

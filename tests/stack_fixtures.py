@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from backend.local.clock import ManualClock
-from backend.local.stack import LocalStack, StackOptions
+from jitlocal.clock import ManualClock
+from jitlocal.stack import LocalStack, StackOptions
 
 
 @pytest.fixture(scope="session")

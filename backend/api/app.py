@@ -21,7 +21,7 @@ from backend.auth.verifier import SignedHttpRequest
 from backend.domain.errors import DomainError, InvalidRequest, NotAuthorized
 from backend.domain.policy import Entitlement, Policy
 from backend.domain.wire import request_view
-from backend.service import requests as use_cases
+from backend.service import access_requests as use_cases
 from backend.service.audit_report import build_report, to_json
 from backend.service.policy_apply import resolve_users
 from jitwire import contract
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
     from backend.auth.verifier import HmacVerifier
     from backend.domain.ports import AuditRecord
-    from backend.service.deps import Deps
+    from backend.service.unit_of_work import UnitOfWork
 
 log = logging.getLogger("backend.api")
 
@@ -78,7 +78,7 @@ class JitApi:
     """Routes bound to one process's use-case dependencies and verifier."""
 
     def __init__(
-        self, deps: Deps, verifier: HmacVerifier, audit: Callable[[datetime], list[AuditRecord]] | None = None
+        self, deps: UnitOfWork, verifier: HmacVerifier, audit: Callable[[datetime], list[AuditRecord]] | None = None
     ) -> None:
         self._deps = deps
         self._audit = audit  # reads the append-only audit table (GET /audit/report)

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     from backend.api.app import JitApi
     from backend.domain.ports import AuditRecord
-    from backend.service.deps import Deps
+    from backend.service.unit_of_work import UnitOfWork
     from backend.settings import BackendSettings
     from backend.wiring import Clients
 
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 class ApiProcess:
     """Everything one jit-api process needs, wired once."""
 
-    def __init__(self, deps: Deps, api: JitApi, clients: Clients) -> None:
+    def __init__(self, deps: UnitOfWork, api: JitApi, clients: Clients) -> None:
         self.deps = deps
         self.api = api
         self.clients = clients  # made on first use: what an event needs, not all of them
@@ -42,7 +42,7 @@ class ApiProcess:
         return self.api(event, context)
 
 
-def build_process(settings: BackendSettings, clients: Clients, deps: Deps) -> ApiProcess:
+def build_process(settings: BackendSettings, clients: Clients, deps: UnitOfWork) -> ApiProcess:
     from backend.adapters.dynamodb_audit import read_audit
     from backend.adapters.dynamodb_nonces import DynamoNonceStore
     from backend.adapters.secrets_keyset import SecretsManagerKeySetProvider
@@ -67,11 +67,11 @@ def build_process(settings: BackendSettings, clients: Clients, deps: Deps) -> Ap
 def process_from_env(env: Mapping[str, str], session: boto3.Session | None = None) -> ApiProcess:
     """What the container builds on its first event (``session``: tests watch the clients it makes)."""
     from backend.settings import BackendSettings
-    from backend.wiring import build_deps, make_clients
+    from backend.wiring import build_unit_of_work, make_clients
 
     settings = BackendSettings.from_env(env)
     clients = make_clients(settings, session)
-    return build_process(settings, clients, build_deps(settings, clients))
+    return build_process(settings, clients, build_unit_of_work(settings, clients))
 
 
 @cache

@@ -7,19 +7,19 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from backend.service.deps import Deps
+    from backend.service.unit_of_work import UnitOfWork
 
 
 @cache
-def _deps() -> Deps:
+def _deps() -> UnitOfWork:
     from backend.settings import BackendSettings
-    from backend.wiring import build_deps, make_clients
+    from backend.wiring import build_unit_of_work, make_clients
 
     settings = BackendSettings.from_env(os.environ)
-    return build_deps(settings, make_clients(settings))
+    return build_unit_of_work(settings, make_clients(settings))
 
 
-def run_reconciler(deps: Deps, event: Any) -> dict[str, Any]:
+def run_reconciler(deps: UnitOfWork, event: Any) -> dict[str, Any]:
     """Raises ReconcileFailed after processing everything if any action failed (the alarm counts it)."""
     from backend.service.reconciler import reconcile
 

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from backend.service import workflow_tasks
 
 if TYPE_CHECKING:
-    from backend.service.deps import Deps
+    from backend.service.unit_of_work import UnitOfWork
 
 log = logging.getLogger("backend.workflow")
 
@@ -69,7 +69,7 @@ TaskEvent = Annotated[
 TASK_EVENT: TypeAdapter[TaskEvent] = TypeAdapter(TaskEvent)
 
 
-def handle_task(deps: Deps, event: dict[str, Any]) -> dict[str, Any]:
+def handle_task(deps: UnitOfWork, event: dict[str, Any]) -> dict[str, Any]:
     task = TASK_EVENT.validate_python(event)
     log.info("workflow task %s for %s", task.task, task.request_id)
     match task:

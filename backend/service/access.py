@@ -9,10 +9,10 @@ from backend.domain.ledger import left_behind, needs_restore, plan_release
 if TYPE_CHECKING:
     from backend.domain.assignment import AssignmentTarget
     from backend.domain.models import AccessRequest
-    from backend.service.deps import Deps
+    from backend.service.unit_of_work import UnitOfWork
 
 
-def hold_access(deps: Deps, request: AccessRequest) -> None:
+def hold_access(deps: UnitOfWork, request: AccessRequest) -> None:
     """Join the ledger first, then make sure the assignment exists (both idempotent)."""
     target = request.target
     deps.ledger.add(target, request.request_id)
@@ -20,7 +20,7 @@ def hold_access(deps: Deps, request: AccessRequest) -> None:
         deps.assignments.create_assignment(target)
 
 
-def release_access(deps: Deps, request: AccessRequest) -> bool:
+def release_access(deps: UnitOfWork, request: AccessRequest) -> bool:
     """Leave the ledger; delete the assignment only if this request was the last holder.
 
     Returns whether the assignment was deleted. A grant that joined between the check and the
@@ -31,7 +31,7 @@ def release_access(deps: Deps, request: AccessRequest) -> bool:
 
 
 def release_holders(
-    deps: Deps, target: AssignmentTarget, releasing: frozenset[str], holders_read: frozenset[str]
+    deps: UnitOfWork, target: AssignmentTarget, releasing: frozenset[str], holders_read: frozenset[str]
 ) -> bool:
     """Release ``releasing`` from the ledger entry read as ``holders_read``; returns whether deleted.
 

@@ -23,23 +23,23 @@ from jitwire.models import Person
 
 if TYPE_CHECKING:
     from backend.domain.policy import Policy, Rule
-    from backend.service.deps import Deps
+    from backend.service.unit_of_work import UnitOfWork
 
 log = logging.getLogger("backend.identity")
 
 ASK_AN_ADMIN = "ask a JIT admin to check your link (jit-admin identities)"
 
 
-def identify(deps: Deps, person: Person) -> Identity:
+def identify(deps: UnitOfWork, person: Person) -> Identity:
     """The acting account's Identity Center user and groups, binding it on first use."""
     return with_groups(deps, bound_identity(deps, person))
 
 
-def with_groups(deps: Deps, who: Identity) -> Identity:
+def with_groups(deps: UnitOfWork, who: Identity) -> Identity:
     return who.model_copy(update={"groups": deps.directory.group_names_for_user(who.principal_id)})
 
 
-def bound_identity(deps: Deps, person: Person) -> Identity:
+def bound_identity(deps: UnitOfWork, person: Person) -> Identity:
     """The acting account's Identity Center user, binding it on first use; its groups are not looked
     up (left empty). Enough to recognise a requester, never to grant what a group may do."""
     binding = deps.identities.get(person.user_id)
@@ -61,7 +61,7 @@ def bound_identity(deps: Deps, person: Person) -> Identity:
     return Identity(person=person, principal_id=binding.principal_id)
 
 
-def bound_approvers(deps: Deps, policy: Policy, rule: Rule, requester_principal_id: str) -> tuple[str, ...]:
+def bound_approvers(deps: UnitOfWork, policy: Policy, rule: Rule, requester_principal_id: str) -> tuple[str, ...]:
     """Mattermost user ids of the accounts bound to an eligible approver of ``rule`` (not the requester).
 
     Only bound accounts can be told by DM; an approver without a binding sees the channel card.
@@ -83,7 +83,7 @@ def _person(binding: IdentityBinding) -> Person:
     return Person(user_id=binding.mattermost_user_id, username=binding.mattermost_username, email=binding.email)
 
 
-def _bind(deps: Deps, person: Person) -> IdentityBinding:
+def _bind(deps: UnitOfWork, person: Person) -> IdentityBinding:
     if person.vouched_by is None:
         log.warning(
             "identity not vouched: Mattermost user %r (%r) acted unbound; refused", person.user_id, person.email

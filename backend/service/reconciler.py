@@ -30,7 +30,7 @@ from jitwire.models import RequestStatus
 
 if TYPE_CHECKING:
     from backend.domain.assignment import AssignmentTarget
-    from backend.service.deps import Deps
+    from backend.service.unit_of_work import UnitOfWork
 
 log = logging.getLogger("backend.reconciler")
 
@@ -53,7 +53,7 @@ class ReconcileReport:
         }
 
 
-def gather(deps: Deps) -> ReconcileInputs:
+def gather(deps: UnitOfWork) -> ReconcileInputs:
     now = deps.now()
     policy = deps.policies.current()
     ledger = deps.ledger.all()
@@ -81,7 +81,7 @@ def gather(deps: Deps) -> ReconcileInputs:
     )
 
 
-def reconcile(deps: Deps, *, dry_run: bool = False) -> ReconcileReport:
+def reconcile(deps: UnitOfWork, *, dry_run: bool = False) -> ReconcileReport:
     """Run once. Raises ReconcileFailed after trying every action if any of them failed."""
     report = ReconcileReport()
     report.planned = plan_reconcile(gather(deps))
@@ -112,7 +112,7 @@ def reconcile(deps: Deps, *, dry_run: bool = False) -> ReconcileReport:
     return report
 
 
-def _apply(deps: Deps, action: ReconcileAction, report: ReconcileReport) -> None:
+def _apply(deps: UnitOfWork, action: ReconcileAction, report: ReconcileReport) -> None:
     match action:
         case RevokeExpired(request_id):
             request = deps.store.get(request_id)
@@ -141,7 +141,7 @@ def _apply(deps: Deps, action: ReconcileAction, report: ReconcileReport) -> None
             _publish_drift(deps, target, removed=remove)
 
 
-def _remind(deps: Deps, request_id: str) -> None:
+def _remind(deps: UnitOfWork, request_id: str) -> None:
     # The reconciler's periodic run (every 15 min) is the scheduler, as for the approval timeout: no
     # per-request timer to lose; the version-checked commit sends the reminder once if runs overlap.
     request = deps.store.get(request_id)
@@ -150,7 +150,7 @@ def _remind(deps: Deps, request_id: str) -> None:
         deps.commit(request, after, deps.entry("request.approval_reminder", None, request.status, after.status))
 
 
-def _session_denies(deps: Deps, report: ReconcileReport) -> None:
+def _session_denies(deps: UnitOfWork, report: ReconcileReport) -> None:
     """Expired session-ending statements go; missing ones still needed come back (drift)."""
     policy = deps.policies.current()
     try:
@@ -168,7 +168,7 @@ def _session_denies(deps: Deps, report: ReconcileReport) -> None:
         report.failed["SessionDenies"] += found.failed
 
 
-def _release_dead_holders(deps: Deps, target: AssignmentTarget) -> None:
+def _release_dead_holders(deps: UnitOfWork, target: AssignmentTarget) -> None:
     """Release the holders that are dead now, judged on a fresh read of the ledger entry.
 
     The plan was made from a ledger scan followed by status reads; by now some of those holders may
@@ -186,14 +186,14 @@ def _release_dead_holders(deps: Deps, target: AssignmentTarget) -> None:
         release_holders(deps, target, dead, current)
 
 
-def _still_holds(deps: Deps, request_id: str) -> bool:
+def _still_holds(deps: UnitOfWork, request_id: str) -> bool:
     try:
         return deps.store.get(request_id).status.holds_access
     except RequestNotFound:
         return False
 
 
-def _publish_drift(deps: Deps, target: AssignmentTarget, *, removed: bool) -> None:
+def _publish_drift(deps: UnitOfWork, target: AssignmentTarget, *, removed: bool) -> None:
     detail = f"{target.ledger_key} {'removed' if removed else 'reported'}"
     publish_system_event(deps, "access.drift_detected", detail)
 
@@ -201,7 +201,7 @@ def _publish_drift(deps: Deps, target: AssignmentTarget, *, removed: bool) -> No
 HEARTBEAT = "system.heartbeat"
 
 
-def _publish_heartbeat(deps: Deps, report: ReconcileReport) -> None:
+def _publish_heartbeat(deps: UnitOfWork, report: ReconcileReport) -> None:
     """Every run, dry or not, failed or not, tells the bot it ran: SNS counts each delivery the bot
     misses (NumberOfNotificationsFailed), which JIT-BotUnreachable watches (docs/runbooks/04-bot-unreachable.md).
     A failed publish counts as a failed action, so JIT-ReconcilerErrors notices it."""
@@ -213,7 +213,7 @@ def _publish_heartbeat(deps: Deps, report: ReconcileReport) -> None:
         report.failed["Heartbeat"] += 1
 
 
-def _flush_outbox(deps: Deps, report: ReconcileReport) -> None:
+def _flush_outbox(deps: UnitOfWork, report: ReconcileReport) -> None:
     for event in deps.store.pending_outbox(deps.now() - OUTBOX_GRACE):
         try:
             event_type = json.loads(event.payload)["type"]

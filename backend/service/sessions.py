@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from backend.domain.models import AccessRequest
     from backend.domain.policy import Policy
     from backend.domain.ports import SessionPolicies
-    from backend.service.deps import Deps
+    from backend.service.unit_of_work import UnitOfWork
 
 log = logging.getLogger("backend.sessions")
 
@@ -47,13 +47,13 @@ def should_end_sessions(policy: Policy, request: AccessRequest) -> bool:
         return True
 
 
-def _gateway(deps: Deps) -> SessionPolicies:
+def _gateway(deps: UnitOfWork) -> SessionPolicies:
     if deps.sessions is None:
         raise SessionsNotEnded("ending live sessions is not configured in this process")
     return deps.sessions
 
 
-def end_sessions(deps: Deps, request: AccessRequest) -> SessionsEnded:
+def end_sessions(deps: UnitOfWork, request: AccessRequest) -> SessionsEnded:
     """Deny U's sessions in A issued before now, provisioned to A only. Raises on any failure."""
     return deny_sessions(
         deps,
@@ -63,7 +63,9 @@ def end_sessions(deps: Deps, request: AccessRequest) -> SessionsEnded:
     )
 
 
-def deny_sessions(deps: Deps, target: AssignmentTarget, *, who: str, without_dynamodb: bool = False) -> SessionsEnded:
+def deny_sessions(
+    deps: UnitOfWork, target: AssignmentTarget, *, who: str, without_dynamodb: bool = False
+) -> SessionsEnded:
     """The same for one assignment target (break-glass works on targets, not requests)."""
     gateway = _gateway(deps)
     arn = target.permission_set_arn
@@ -84,7 +86,7 @@ def deny_sessions(deps: Deps, target: AssignmentTarget, *, who: str, without_dyn
     return SessionsEnded(at=wanted.issued_before, until=wanted.issued_before + duration, wide=merged.wide)
 
 
-def _tell_oncall_wide(deps: Deps, target: AssignmentTarget, applied: SessionDeny, who: str) -> None:
+def _tell_oncall_wide(deps: UnitOfWork, target: AssignmentTarget, applied: SessionDeny, who: str) -> None:
     publish_system_event(
         deps,
         WIDE_EVENT,
@@ -111,7 +113,7 @@ def _needed(request: AccessRequest) -> SessionDeny | None:
     return SessionDeny(account_id=request.account_id, issued_before=request.sessions_ended_at, user_id=user)
 
 
-def reconcile_session_denies(deps: Deps, permission_set_arns: set[str]) -> SessionDenyReport:
+def reconcile_session_denies(deps: UnitOfWork, permission_set_arns: set[str]) -> SessionDenyReport:
     """Remove our expired statements; put back those still needed but missing (drift)."""
     report = SessionDenyReport()
     if deps.sessions is None:
@@ -133,7 +135,7 @@ def reconcile_session_denies(deps: Deps, permission_set_arns: set[str]) -> Sessi
 
 
 def _reconcile_one(
-    deps: Deps,
+    deps: UnitOfWork,
     gateway: SessionPolicies,
     arn: str,
     needed: list[tuple[AccessRequest, SessionDeny]],

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING
 from jitwire.timefmt import iso_z
 
 if TYPE_CHECKING:
-    from backend.service.deps import Deps
+    from backend.service.unit_of_work import UnitOfWork
 
 
-def publish_system_event(deps: Deps, event_type: str, detail: str) -> None:
+def publish_system_event(deps: UnitOfWork, event_type: str, detail: str) -> None:
     event_id = uuid.uuid4().hex
     payload = json.dumps(
         {

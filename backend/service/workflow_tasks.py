@@ -19,7 +19,7 @@ from jitwire.models import RequestStatus
 from jitwire.timefmt import iso_z
 
 if TYPE_CHECKING:
-    from backend.service.deps import Deps
+    from backend.service.unit_of_work import UnitOfWork
 
 log = logging.getLogger("backend.workflow")
 
@@ -35,7 +35,7 @@ def _schedule(request: AccessRequest, outcome: str) -> dict[str, Any]:
     return result
 
 
-def grant(deps: Deps, request_id: str) -> dict[str, Any]:
+def grant(deps: UnitOfWork, request_id: str) -> dict[str, Any]:
     request = deps.store.get(request_id)
     if request.status is RequestStatus.GRANTED:
         return _schedule(request, "granted")
@@ -51,14 +51,14 @@ def grant(deps: Deps, request_id: str) -> dict[str, Any]:
     return _schedule(after, "granted")
 
 
-def _release_if_failed_meanwhile(deps: Deps, request_id: str) -> None:
+def _release_if_failed_meanwhile(deps: UnitOfWork, request_id: str) -> None:
     """The reconciler failed this stuck grant while we made the assignment: take it back."""
     current = deps.store.get(request_id)
     if current.status.is_final:
         release_access(deps, current)
 
 
-def warn_expiring(deps: Deps, request_id: str) -> dict[str, Any]:
+def warn_expiring(deps: UnitOfWork, request_id: str) -> dict[str, Any]:
     request = deps.store.get(request_id)
     if request.status is not RequestStatus.GRANTED or request.warn_at is None:
         return _schedule(request, "already_final")
@@ -70,7 +70,7 @@ def warn_expiring(deps: Deps, request_id: str) -> dict[str, Any]:
     return _schedule(after, "warned")
 
 
-def revoke(deps: Deps, request_id: str) -> dict[str, Any]:
+def revoke(deps: UnitOfWork, request_id: str) -> dict[str, Any]:
     request = deps.store.get(request_id)
     if request.status.is_final:
         return _schedule(request, "already_final")
@@ -81,7 +81,7 @@ def revoke(deps: Deps, request_id: str) -> dict[str, Any]:
     return {"request_id": request_id, "outcome": revoke_now(deps, request)}
 
 
-def revoke_now(deps: Deps, request: AccessRequest) -> str:
+def revoke_now(deps: UnitOfWork, request: AccessRequest) -> str:
     """Release the assignment, end live sessions if the rule says so, then mark REVOKED.
 
     Shared with the reconciler. Sessions are ended only when the assignment is gone: while another
@@ -99,7 +99,7 @@ def revoke_now(deps: Deps, request: AccessRequest) -> str:
     return "revoked"
 
 
-def mark_error(deps: Deps, request_id: str, error: str) -> dict[str, Any]:
+def mark_error(deps: UnitOfWork, request_id: str, error: str) -> dict[str, Any]:
     """Catch after a failed grant: ERROR, and undo any half-made assignment (best effort)."""
     request = deps.store.get(request_id)
     if request.status is not RequestStatus.APPROVED:
@@ -116,7 +116,7 @@ def mark_error(deps: Deps, request_id: str, error: str) -> dict[str, Any]:
     return _schedule(after, "error")
 
 
-def record_revoke_failure(deps: Deps, request_id: str, error: str) -> dict[str, Any]:
+def record_revoke_failure(deps: UnitOfWork, request_id: str, error: str) -> dict[str, Any]:
     """Catch after a failed revoke: stay GRANTED, remember the failure; the reconciler retries."""
     request = deps.store.get(request_id)
     if request.status is not RequestStatus.GRANTED:

@@ -13,11 +13,11 @@ import boto3
 import pytest
 from rich.console import Console
 
-from backend.admin.cli import run
-from backend.admin.context import AdminContext, operator_person
 from backend.domain.models import AccessRequest
-from backend.local.stack import LocalStack
-from backend.wiring import Clients, build_deps, make_clients
+from backend.wiring import Clients, build_unit_of_work, make_clients
+from jitadmin.cli import run
+from jitadmin.context import AdminContext, operator_person
+from jitlocal.stack import LocalStack
 from jitwire.contract import CreateRequestBody
 from jitwire.models import Person, RequestStatus
 
@@ -64,7 +64,7 @@ class Admin:
             return AdminContext(
                 settings=self.stack.settings,
                 clients=used,
-                deps=build_deps(self.stack.settings, used, self.stack.clock),
+                deps=build_unit_of_work(self.stack.settings, used, self.stack.clock),
                 console=con,
                 prompt=prompt,
                 journal_dir=args.journal_dir,

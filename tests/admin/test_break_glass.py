@@ -6,9 +6,9 @@ import json
 import stat
 from datetime import timedelta
 
-from backend.admin import journal as journal_file
-from backend.admin.journal import StepState
 from backend.domain.assignment import AssignmentTarget
+from jitadmin import journal as journal_file
+from jitadmin.journal import StepState
 from jitwire.models import RequestStatus
 from tests.admin.conftest import OPERATOR, failing, granted
 
@@ -220,7 +220,7 @@ def _our_denies(stack, request):
 
 
 def test_break_glass_ends_live_sessions_by_default_and_records_when(stack, admin):
-    from backend.local.moto_provisioning import provisioned_inline_policy
+    from jitlocal.moto_provisioning import provisioned_inline_policy
 
     request = granted(stack)  # staging-self-service: the rule does not ask for it; break-glass always does
     result = admin(

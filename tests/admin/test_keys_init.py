@@ -12,9 +12,9 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from backend.admin.keys import KeyStore
 from backend.auth.errors import KeyStoreUnavailable
 from backend.auth.keyset import KeySet, KeyStatus, generate_key
+from jitadmin.keys import KeyStore
 
 SECRET = "jit/keyset"
 

@@ -6,12 +6,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from backend.admin.breakglass import NothingToRevoke, Scope, new_journal, plan_steps
-from backend.admin.confirm import ConfirmationRefused, confirm
-from backend.admin.context import STACK_OUTPUTS, ConfigurationError, operator_person, settings_from_outputs
-from backend.admin.policy import policy_diff
 from backend.domain.assignment import AssignmentTarget
 from backend.domain.policy import Policy
+from jitadmin.breakglass import NothingToRevoke, Scope, new_journal, plan_steps
+from jitadmin.confirm import ConfirmationRefused, confirm
+from jitadmin.context import STACK_OUTPUTS, ConfigurationError, operator_person, settings_from_outputs
+from jitadmin.policy import policy_diff
 from jitwire.models import RequestStatus
 
 A = AssignmentTarget(principal_id="u1", account_id="111111111111", permission_set_arn="arn:ps/a")

@@ -215,7 +215,7 @@ def test_bot_unreachable_watches_both_bot_subscriptions_and_the_dlq() -> None:
         ("AWS/SNS", "NumberOfNotificationsFailed", "jit-alarms", "Sum"),
         ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "jit-sns-delivery-dlq", "Maximum"),
     }
-    # The local check (backend/local/watchdog.py) evaluates exactly this: the sum of every input, 0 if missing.
+    # The local check (jitlocal/watchdog.py) evaluates exactly this: the sum of every input, 0 if missing.
     assert metric.expression == " + ".join(f"FILL({i.id}, 0)" for i in metric.inputs)
     # Every evaluated period is at least the heartbeat interval, so each one holds a heartbeat delivery.
     heartbeat_seconds = int(re.fullmatch(r"rate\((\d+) minutes\)", template_builder.SCHEDULE).group(1)) * 60

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from backend.local.stack import LocalStack
+from jitlocal.stack import LocalStack
 from sandbox.console import StackConsole, console_for
 from sandbox.mattermost.pytest_plugin import assert_no_violations
 from sandbox.mattermost.server import MattermostEmulator

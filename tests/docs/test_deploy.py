@@ -39,7 +39,7 @@ def test_the_console_scripts_are_the_documented_commands():
 
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["scripts"]
     assert scripts["jit-bot"] == "bot.__main__:main"
-    assert scripts["jit-admin"] == "backend.admin.__main__:main"
+    assert scripts["jit-admin"] == "jitadmin.__main__:main"
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
     assert "jit-bot --help" in makefile and "jit-admin --help" in makefile
     assert "test: lint typecheck scan package" in makefile

@@ -12,9 +12,9 @@ import yaml
 
 from alarms.catalogue import CATALOGUE, WATCHDOG
 from backend.adapters import tables
-from backend.admin.cli import build_parser
 from backend.auth.verifier import LOG_PHRASE, MAX_SKEW_SECONDS
 from infra import template_builder
+from jitadmin.cli import build_parser
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNBOOKS = ROOT / "docs" / "runbooks"

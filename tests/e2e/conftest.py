@@ -12,10 +12,10 @@ from typing import Any, TypeVar
 
 import pytest
 
-from backend.local.stack import LocalStack
 from bot.mattermost.websocket import Backoff
 from bot.runtime import BotThread
 from bot.settings import BotSettings
+from jitlocal.stack import LocalStack
 from sandbox.mattermost.pytest_plugin import assert_no_violations
 from sandbox.mattermost.server import MattermostEmulator
 from sandbox.mattermost.spec import OpenApiSpec

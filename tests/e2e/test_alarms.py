@@ -417,7 +417,7 @@ def test_two_replicas_subscribed_post_each_change_once(system: System) -> None:
 def publish_insufficient_data(system: System) -> None:
     """What CloudWatch publishes for an alarm that has InsufficientDataActions (ours have none, so
     the drill sends nothing; the bot must still show it when an operator adds them)."""
-    from backend.local.alarm_drill import notification
+    from jitlocal.alarm_drill import notification
 
     stack = system.stack
     [alarm] = stack.clients.cloudwatch.describe_alarms(AlarmNames=[ERROR_RATE])["MetricAlarms"]

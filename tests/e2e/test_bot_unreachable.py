@@ -1,7 +1,7 @@
 """Who watches the watcher: a stopped bot becomes a JIT-BotUnreachable notification on the fallback topic.
 
 moto never evaluates alarms. The local stack records SNS's delivery metric as SNS does (every failed
-HTTP delivery counts) and evaluates JIT-BotUnreachable as stored in CloudWatch (backend/local/watchdog.py),
+HTTP delivery counts) and evaluates JIT-BotUnreachable as stored in CloudWatch (jitlocal/watchdog.py),
 then publishes what CloudWatch would to the alarm's only action, jit-alarms-fallback.
 """
 

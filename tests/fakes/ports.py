@@ -26,7 +26,7 @@ from backend.domain.errors import (
 from backend.domain.models import AccessRequest, IdentityBinding
 from backend.domain.policy import Policy
 from backend.domain.ports import AuditEntry, OutboxEvent
-from backend.service.deps import Deps
+from backend.service.unit_of_work import UnitOfWork
 from jitwire.models import CardRef, Person, RequestStatus
 
 
@@ -274,10 +274,10 @@ class InMemorySessionPolicies:
         self.provisioned.append((permission_set_arn, account_id))
 
 
-def in_memory_deps(policy: Policy, directory: FakeIdentityCenter, clock: object) -> Deps:
+def in_memory_unit_of_work(policy: Policy, directory: FakeIdentityCenter, clock: object) -> UnitOfWork:
     from backend.adapters.metrics import RecordingMetrics
 
-    return Deps(
+    return UnitOfWork(
         store=InMemoryStore(),
         ledger=InMemoryLedger(),
         assignments=directory,

@@ -15,9 +15,9 @@ import yaml
 
 from alarms.catalogue import BOT_UNREACHABLE, CATALOGUE, WATCHDOG, cloudformation_resources, logical_id
 from backend.adapters import tables
-from backend.admin.context import STACK_OUTPUTS, settings_from_outputs
 from backend.workflow.definition import load_definition
 from infra import template_builder
+from jitadmin.context import STACK_OUTPUTS, settings_from_outputs
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_PATH = ROOT / "infra" / "template.yaml"

@@ -30,7 +30,7 @@ def printed_commands() -> list[list[str]]:
 
 def test_start_up_text_prints_runnable_commands() -> None:
     commands = printed_commands()
-    assert {argv[2] for argv in commands} == {"sandbox.mattermost.cli", "backend.local.fire_alarm"}
+    assert {argv[2] for argv in commands} == {"sandbox.mattermost.cli", "jitlocal.fire_alarm"}
     for argv in commands:
         interpreter = REPO / argv[0]  # relative to the project folder, where the shell is
         assert interpreter.is_file(), argv
@@ -49,7 +49,7 @@ def test_each_printed_command_parses(argv: list[str], monkeypatch: pytest.Monkey
         importlib.import_module(argv[2]).main(argv[3:])
 
 
-@pytest.mark.parametrize("module", ["sandbox.mattermost.cli", "backend.local.fire_alarm"])
+@pytest.mark.parametrize("module", ["sandbox.mattermost.cli", "jitlocal.fire_alarm"])
 def test_printed_interpreter_runs_the_module_from_the_project_folder(module: str) -> None:
     interpreter = next(argv[0] for argv in printed_commands() if argv[2] == module)
     fresh_shell = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/")}

@@ -16,7 +16,7 @@ from pathlib import Path, PurePosixPath
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-SCANNED = ("bot", "backend", "alarms", "sandbox", "infra", "bench", "tests")
+SCANNED = ("bot", "backend", "jitwire", "jitadmin", "jitlocal", "alarms", "sandbox", "infra", "bench", "tests")
 ALLOWED = {PurePosixPath("tests/emulator/test_contract_drift.py")}  # the drift check, and only it
 
 REFERENCE_FOLDER = re.compile(r"\b" + "shared" + r"/")  # split so this file does not name it

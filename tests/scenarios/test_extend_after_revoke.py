@@ -10,7 +10,7 @@ import dataclasses
 
 import pytest
 
-from backend.service import requests as use_cases
+from backend.service import access_requests as use_cases
 from backend.service import workflow_tasks
 from jitwire.client import BackendError
 from jitwire.models import RequestStatus as S

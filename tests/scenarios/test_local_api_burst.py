@@ -14,7 +14,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from backend.local.http_api import LocalApiServer
+from jitlocal.http_api import LocalApiServer
 
 CLIENTS = 200
 

@@ -1,5 +1,5 @@
 """The local stack's DynamoDB transactions stay all-or-nothing with item-level rollback
-(backend/local/moto_transactions.py), as DynamoDB's TransactWriteItems is."""
+(jitlocal/moto_transactions.py), as DynamoDB's TransactWriteItems is."""
 
 from __future__ import annotations
 

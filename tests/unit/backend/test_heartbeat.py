@@ -8,7 +8,7 @@ from backend.domain.assignment import AssignmentTarget
 from backend.domain.errors import ReconcileFailed
 from backend.service.reconciler import reconcile
 from jitwire.contract import LifecycleEvent
-from tests.fakes.ports import in_memory_deps
+from tests.fakes.ports import in_memory_unit_of_work
 from tests.unit.world import PS_ARNS, T0, identity_center, policy
 
 STANDING = AssignmentTarget(
@@ -17,7 +17,7 @@ STANDING = AssignmentTarget(
 
 
 def _deps(**policy_changes):
-    return in_memory_deps(policy().model_copy(update=policy_changes), identity_center(), lambda: T0)
+    return in_memory_unit_of_work(policy().model_copy(update=policy_changes), identity_center(), lambda: T0)
 
 
 def _heartbeats(deps) -> list[LifecycleEvent]:

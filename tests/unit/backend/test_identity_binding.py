@@ -16,12 +16,12 @@ from backend.domain.errors import (
 )
 from backend.domain.models import Identity
 from backend.domain.policy import Policy
-from backend.service import requests as use_cases
+from backend.service import access_requests as use_cases
 from backend.service.identity import identify
 from backend.service.policy_apply import resolve_users
 from jitwire.contract import CreateRequestBody
 from jitwire.models import Person, RequestStatus
-from tests.fakes.ports import in_memory_deps
+from tests.fakes.ports import in_memory_unit_of_work
 from tests.unit.world import ALICE, BOB, CAROL, DAVE, SSO, T0, identity_center, policy
 
 # A second Mattermost account that typed the admin's address (open sign-up, no verification).
@@ -38,7 +38,7 @@ class Clock:
 
 @pytest.fixture
 def deps():
-    return in_memory_deps(policy(), identity_center(), Clock())
+    return in_memory_unit_of_work(policy(), identity_center(), Clock())
 
 
 def _ask(deps, actor, account="prod", permission_set="AdministratorAccess"):

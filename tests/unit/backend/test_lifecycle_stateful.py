@@ -17,11 +17,11 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from backend.domain.assignment import AssignmentTarget
 from backend.domain.errors import DomainError
 from backend.domain.lifecycle import TRANSITIONS
-from backend.service import requests, workflow_tasks
+from backend.service import access_requests, workflow_tasks
 from backend.service.reconciler import reconcile
 from jitwire.contract import CreateRequestBody
 from jitwire.models import RequestStatus
-from tests.fakes.ports import InterleavingLedger, RecordingWorkflow, in_memory_deps
+from tests.fakes.ports import InterleavingLedger, RecordingWorkflow, in_memory_unit_of_work
 from tests.unit.world import ALICE, BOB, CAROL, DAVE, MALLORY, PS_ARNS, T0, identity_center, policy
 
 REQUESTERS = (ALICE, DAVE, MALLORY, BOB)
@@ -65,7 +65,7 @@ class Lifecycle(RuleBasedStateMachine):
         self.ic = identity_center()
         self.ic.assignments.add(STANDING)
         document = policy().model_copy(update={"remove_drift": self.remove_drift})
-        self.deps = in_memory_deps(document, self.ic, self.clock)
+        self.deps = in_memory_unit_of_work(document, self.ic, self.clock)
         self.workflow = CountingWorkflow()
         self.deps.workflow = self.workflow
         self.ids: list[str] = []
@@ -97,7 +97,7 @@ class Lifecycle(RuleBasedStateMachine):
             reason="because",
             idempotency_key=uuid.uuid4().hex,
         )
-        result = self._try(lambda: requests.create_request(self.deps, body))
+        result = self._try(lambda: access_requests.create_request(self.deps, body))
         if result is not None:
             request, _ = result
             self.ids.append(request.request_id)
@@ -115,19 +115,19 @@ class Lifecycle(RuleBasedStateMachine):
             reason="overlap",
             idempotency_key=uuid.uuid4().hex,
         )
-        created = self._try(lambda: requests.create_request(self.deps, body))
+        created = self._try(lambda: access_requests.create_request(self.deps, body))
         if created is None:
             return
         rid = created[0].request_id
         self.ids.append(rid)
-        self._try(lambda: requests.approve(self.deps, BOB, rid, None))
+        self._try(lambda: access_requests.approve(self.deps, BOB, rid, None))
         self._try(lambda: workflow_tasks.grant(self.deps, rid))
 
     @precondition(lambda self: self.ids)
     @rule(data=st.data(), who=st.sampled_from(DECIDERS))
     def approve(self, data, who):
         rid = self._pick(data, {RequestStatus.PENDING, RequestStatus.APPROVED, RequestStatus.GRANTED})
-        if rid and (after := self._try(lambda: requests.approve(self.deps, who, rid, None))):
+        if rid and (after := self._try(lambda: access_requests.approve(self.deps, who, rid, None))):
             if after.status is RequestStatus.APPROVED:
                 self.granting.add(rid)
 
@@ -137,9 +137,9 @@ class Lifecycle(RuleBasedStateMachine):
         rid = self._pick(data, {RequestStatus.PENDING})
         if rid:
             if data.draw(st.booleans()):
-                self._try(lambda: requests.deny(self.deps, who, rid, "no"))
+                self._try(lambda: access_requests.deny(self.deps, who, rid, "no"))
             else:
-                self._try(lambda: requests.cancel(self.deps, who, rid))
+                self._try(lambda: access_requests.cancel(self.deps, who, rid))
 
     @precondition(lambda self: self.granting)
     @rule(data=st.data(), fault=st.sampled_from(["none", "none", "failed", "crash"]))
@@ -184,7 +184,7 @@ class Lifecycle(RuleBasedStateMachine):
     def revoke_early(self, data, who):
         rid = self._pick(data, {RequestStatus.GRANTED})
         if rid:
-            self._try(lambda: requests.revoke_early(self.deps, who, rid, "done"))
+            self._try(lambda: access_requests.revoke_early(self.deps, who, rid, "done"))
 
     @precondition(lambda self: self.ids)
     @rule(data=st.data(), extra=st.sampled_from(["30m", "2h"]))
@@ -192,7 +192,7 @@ class Lifecycle(RuleBasedStateMachine):
         rid = self._pick(data, {RequestStatus.GRANTED})
         if rid:
             requester = self.deps.store.get(rid).requester
-            self._try(lambda: requests.extend(self.deps, requester, rid, extra))
+            self._try(lambda: access_requests.extend(self.deps, requester, rid, extra))
 
     @rule(fault=st.booleans())
     def reconcile(self, fault):
@@ -226,7 +226,7 @@ class Lifecycle(RuleBasedStateMachine):
         def others():
             if revoking is not None:
                 requester = self.deps.store.get(revoking).requester
-                if self._try(lambda: requests.revoke_early(self.deps, requester, revoking, "done")):
+                if self._try(lambda: access_requests.revoke_early(self.deps, requester, revoking, "done")):
                     self._try(lambda: workflow_tasks.revoke(self.deps, revoking))
             if granting is not None:
                 self._try(lambda: workflow_tasks.grant(self.deps, granting))

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from backend.local.clock import ManualClock
-from backend.local.moto_runtime import parse_wait_timestamp, precise_now, wait_until_moment
 from backend.wiring import utc_now
+from jitlocal.clock import ManualClock
+from jitlocal.moto_runtime import parse_wait_timestamp, precise_now, wait_until_moment
 
 BEGUN = datetime(2026, 12, 2, 12, 0, 0, 700_000, tzinfo=UTC)  # 0.7 s into a second
 TARGET = datetime(2026, 12, 2, 12, 0, 2, tzinfo=UTC)

@@ -9,11 +9,11 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from backend.service import requests, workflow_tasks
+from backend.service import access_requests, workflow_tasks
 from backend.service.reconciler import reconcile
 from jitwire.contract import CreateRequestBody
 from jitwire.models import RequestStatus
-from tests.fakes.ports import InterleavingLedger, in_memory_deps
+from tests.fakes.ports import InterleavingLedger, in_memory_unit_of_work
 from tests.unit.world import ALICE, BOB, T0, identity_center, policy
 
 
@@ -36,7 +36,7 @@ class Clock:
 def _world():
     clock = Clock()
     ic = identity_center()
-    deps = in_memory_deps(policy(), ic, clock)
+    deps = in_memory_unit_of_work(policy(), ic, clock)
     return deps, ic, clock
 
 
@@ -50,9 +50,9 @@ def _approved(deps, duration="1h"):
         reason="overlap",
         idempotency_key=uuid.uuid4().hex,
     )
-    request, _ = requests.create_request(deps, body)
+    request, _ = access_requests.create_request(deps, body)
     if request.status is RequestStatus.PENDING:
-        requests.approve(deps, BOB, request.request_id, None)
+        access_requests.approve(deps, BOB, request.request_id, None)
     return request.request_id
 
 
@@ -110,7 +110,7 @@ def test_a_holder_revoked_and_a_grant_joining_mid_run_keep_the_new_assignment():
         joiner = _approved(deps)
 
         def revoke_then_grant():
-            requests.revoke_early(deps, ALICE, first, "done")
+            access_requests.revoke_early(deps, ALICE, first, "done")
             workflow_tasks.revoke(deps, first)
             workflow_tasks.grant(deps, joiner)
 
@@ -132,7 +132,7 @@ def test_a_holder_revoked_mid_run_costs_no_identity_center_call():
         deps, ic, _ = _world()
         rid = _granted(deps)
         ic.calls.clear()
-        revoke = lambda: (requests.revoke_early(deps, ALICE, rid, "done"), workflow_tasks.revoke(deps, rid))  # noqa: E731
+        revoke = lambda: (access_requests.revoke_early(deps, ALICE, rid, "done"), workflow_tasks.revoke(deps, rid))  # noqa: E731
         if not _reconcile_with(deps, at_read, revoke):
             return False
 
@@ -152,7 +152,7 @@ def test_a_live_holder_revoked_while_the_reconciler_releases_a_dead_one_leaves_n
     target = deps.store.get(dead).target
     _make_dead(deps, dead)
     # The reconciler's run reads: all() [0], holders [1], holders [2]; revoke `live` after its last read.
-    revoke = lambda: (requests.revoke_early(deps, ALICE, live, "done"), workflow_tasks.revoke(deps, live))  # noqa: E731
+    revoke = lambda: (access_requests.revoke_early(deps, ALICE, live, "done"), workflow_tasks.revoke(deps, live))  # noqa: E731
     assert _reconcile_with(deps, 2, revoke)
 
     assert deps.store.get(live).status is RequestStatus.REVOKED

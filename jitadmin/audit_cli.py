@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from backend.adapters.dynamodb_audit import read_audit
-from backend.admin.context import ConfigurationError
 from backend.service.audit_report import build_report, to_csv, to_html, to_json
+from jitadmin.context import ConfigurationError
 from jitwire.report import summary, timeline_png
 
 if TYPE_CHECKING:
-    from backend.admin.context import AdminContext
+    from jitadmin.context import AdminContext
 
 
 def _day(text: str) -> datetime:

@@ -19,32 +19,32 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from backend.admin import audit_cli, breakglass, listings
-from backend.admin import journal as journal_file
-from backend.admin.confirm import ConfirmationRefused, confirm
-from backend.admin.context import AdminContext, ConfigurationError, default_journal_dir
-from backend.admin.journal import StepState
-from backend.admin.keys import KeyStore, write_secret_file
-from backend.admin.policy import PolicyFileError, load_policy_file, policy_diff
-from backend.admin.render import identities_table, keys_table, plan_table, reconcile_table, requests_table
 from backend.auth.errors import KeyStoreUnavailable
 from backend.auth.keyset import KeyEntry, KeySet, KeyStatus, generate_key
 from backend.domain.errors import BindingNotFound, DomainError, InvalidRequest, ReconcileFailed
 from backend.domain.models import IdentityBinding
 from backend.domain.session_deny import sessions_outlive_grants
 from backend.service.policy_apply import resolve_users
+from jitadmin import audit_cli, breakglass, listings
+from jitadmin import journal as journal_file
+from jitadmin.confirm import ConfirmationRefused, confirm
+from jitadmin.context import AdminContext, ConfigurationError, default_journal_dir
+from jitadmin.journal import StepState
+from jitadmin.keys import KeyStore, write_secret_file
+from jitadmin.policy import PolicyFileError, load_policy_file, policy_diff
+from jitadmin.render import identities_table, keys_table, plan_table, reconcile_table, requests_table
 from jitwire.signing import KEY_ID_PATTERN
 from jitwire.timefmt import parse_duration
 
 if TYPE_CHECKING:
     from typing import TypeAlias
 
-    from backend.admin.journal import Journal
     from backend.domain.policy import Policy
+    from jitadmin.journal import Journal
 
     Subparsers: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
 
-log = logging.getLogger("backend.admin")
+log = logging.getLogger("jitadmin")
 
 PROG = "jit-admin"
 EXIT_OK, EXIT_FAILED, EXIT_UNRECORDED = 0, 1, 3
@@ -504,7 +504,7 @@ def run(argv: list[str] | None, make_context: ContextFactory, console: Console |
 
 
 def main(argv: list[str] | None = None) -> int:
-    from backend.admin.aws import aws_context
+    from jitadmin.aws import aws_context
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     return run(argv, aws_context)

@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, TypeVar
 
-from backend.admin import journal as journal_file
-from backend.admin.journal import Journal, NoticeStep, RecordStep, SessionStep, Step, StepState, TargetStep
 from backend.domain import lifecycle
 from backend.domain.errors import ConcurrentUpdate, RequestNotFound
 from backend.domain.lifecycle import SessionsEnded
 from backend.domain.models import AccessRequest
 from backend.service.sessions import deny_sessions
+from jitadmin import journal as journal_file
+from jitadmin.journal import Journal, NoticeStep, RecordStep, SessionStep, Step, StepState, TargetStep
 from jitwire.contract import LifecycleEvent
 from jitwire.models import Person, RequestStatus
 
@@ -29,9 +29,9 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from backend.domain.assignment import AssignmentTarget
-    from backend.service.deps import Deps
+    from backend.service.unit_of_work import UnitOfWork
 
-log = logging.getLogger("backend.admin")
+log = logging.getLogger("jitadmin")
 
 EVENT_TYPE = "access.break_glass"
 ALL_CONFIRMATION = "REVOKE ALL"
@@ -108,7 +108,7 @@ def new_journal(
 # -- gathering (reads only) -----------------------------------------------------------------------
 
 
-def _statuses(deps: Deps, request_ids: Iterable[str]) -> dict[str, RequestStatus | None]:
+def _statuses(deps: UnitOfWork, request_ids: Iterable[str]) -> dict[str, RequestStatus | None]:
     found: dict[str, RequestStatus | None] = {}
     for request_id in sorted(set(request_ids)):
         try:
@@ -118,7 +118,7 @@ def _statuses(deps: Deps, request_ids: Iterable[str]) -> dict[str, RequestStatus
     return found
 
 
-def _live_assignments(deps: Deps, principals: set[str]) -> set[AssignmentTarget]:
+def _live_assignments(deps: UnitOfWork, principals: set[str]) -> set[AssignmentTarget]:
     """Live USER assignments of the managed permission sets, for the given principals only."""
     policy = deps.policies.current()
     live: set[AssignmentTarget] = set()
@@ -132,7 +132,7 @@ def _live_assignments(deps: Deps, principals: set[str]) -> set[AssignmentTarget]
 
 
 def gather(
-    deps: Deps, scope: Scope, *, sweep: bool = True
+    deps: UnitOfWork, scope: Scope, *, sweep: bool = True
 ) -> tuple[tuple[TargetStep, ...], tuple[RecordStep, ...], tuple[NoticeStep, ...]]:
     """Read what the scope covers: ledger holders, their statuses and (optionally) live assignments."""
     if scope.kind == "request":
@@ -194,7 +194,7 @@ def _phase(
     return tuple(current)
 
 
-def execute(deps: Deps, journal: Journal, path: Path, progress: Progress | None = None) -> Journal:
+def execute(deps: UnitOfWork, journal: Journal, path: Path, progress: Progress | None = None) -> Journal:
     """Delete, then record; the journal on disk reflects every step. Safe to run again (resume)."""
     tick = progress or (lambda _label: None)
     state = [journal]
@@ -246,7 +246,7 @@ def step_count(journal: Journal) -> int:
     return len(journal.targets) + len(journal.sessions) + len(journal.records) + len(journal.notices)
 
 
-def _end_sessions(deps: Deps, journal: Journal, step: SessionStep) -> dict[str, object]:
+def _end_sessions(deps: UnitOfWork, journal: Journal, step: SessionStep) -> dict[str, object]:
     """What was provisioned is kept on the step, so each record (even after resume) carries it."""
     done = deny_sessions(
         deps, step.target, who=f"break-glass {journal.journal_id} ({journal.scope})", without_dynamodb=True
@@ -254,7 +254,7 @@ def _end_sessions(deps: Deps, journal: Journal, step: SessionStep) -> dict[str, 
     return {"ended_at": done.at, "until": done.until, "wide": done.wide}
 
 
-def _record(deps: Deps, journal: Journal, record: RecordStep, session: SessionStep | None = None) -> None:
+def _record(deps: UnitOfWork, journal: Journal, record: RecordStep, session: SessionStep | None = None) -> None:
     """Final status, audit and event in one conditional write, then leave the ledger (idempotent)."""
     for attempt in range(_RECORD_ATTEMPTS):
         try:
@@ -286,7 +286,7 @@ def _revoked(request: AccessRequest, journal: Journal, session: SessionStep | No
     return None  # already final
 
 
-def _notify(deps: Deps, journal: Journal, target: AssignmentTarget) -> None:
+def _notify(deps: UnitOfWork, journal: Journal, target: AssignmentTarget) -> None:
     event_id = uuid.uuid4().hex
     event = LifecycleEvent(
         event_id=event_id,

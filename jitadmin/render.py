@@ -13,11 +13,11 @@ from jitwire.timefmt import iso_z
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from backend.admin.journal import Journal
-    from backend.admin.listings import Finding
     from backend.auth.keyset import KeySet
     from backend.domain.models import IdentityBinding
     from backend.service.reconciler import ReconcileReport
+    from jitadmin.journal import Journal
+    from jitadmin.listings import Finding
 
 
 def _row(table: Table, *cells: str) -> None:

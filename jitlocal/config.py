@@ -55,7 +55,7 @@ class LocalStackConfig(_Frozen):
 
 
 def repo_root() -> Path:
-    return Path(__file__).resolve().parents[2]
+    return Path(__file__).resolve().parents[1]
 
 
 def default_config_path() -> Path:

@@ -1,8 +1,8 @@
-"""``python -m backend.local.cli``: act on the local stack as a seeded user, through the signed API.
+"""``python -m jitlocal.cli``: act on the local stack as a seeded user, through the signed API.
 
-python -m backend.local.cli --as alice request staging AdministratorAccess 2m "try it"
-python -m backend.local.cli --as bob approve <request id>
-python -m backend.local.cli --as alice status <request id>
+python -m jitlocal.cli --as alice request staging AdministratorAccess 2m "try it"
+python -m jitlocal.cli --as bob approve <request id>
+python -m jitlocal.cli --as alice status <request id>
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sys
 import uuid
 from pathlib import Path
 
-from backend.local.config import LocalStackConfig, default_config_path
+from jitlocal.config import LocalStackConfig, default_config_path
 from jitwire.b64url import b64url_decode
 from jitwire.client import BackendError, BackendUnavailable, JitApiClient
 from jitwire.contract import CreateRequestBody
@@ -41,7 +41,7 @@ def _person(name: str, config: LocalStackConfig) -> Person:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m backend.local.cli", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m jitlocal.cli", description=__doc__)
     parser.add_argument("--config", type=Path, default=default_config_path())
     parser.add_argument("--as", dest="user", required=True, help="seeded user name, e.g. alice")
     sub = parser.add_subparsers(dest="command", required=True)

@@ -16,9 +16,9 @@ from backend.adapters.dynamodb_policy import DynamoPolicyStore
 from backend.adapters.secrets_keyset import write_keyset
 from backend.auth.keyset import KeySet, KeyStatus, generate_key
 from backend.domain.policy import Policy
-from backend.local.config import LocalStackConfig
 from backend.wiring import Clients
 from backend.workflow.definition import load_definition
+from jitlocal.config import LocalStackConfig
 from jitwire.models import Person
 from jitwire.names import (
     ALARMS_TOPIC_NAME,

@@ -23,15 +23,15 @@ from backend.adapters.dynamodb_requests import DynamoRequestStore
 from backend.domain.errors import ReconcileFailed
 from backend.handlers.api import ApiProcess, build_process
 from backend.handlers.reconciler import run_reconciler
-from backend.local.alarm_drill import State, fire, provision_alarms
-from backend.local.clock import ManualClock
-from backend.local.config import LocalStackConfig, default_config_path
-from backend.local.http_api import LocalApiServer
-from backend.local.moto_runtime import LambdaRegistry, install_patches, reset_moto, start_moto_server
-from backend.local.provision import Provisioned, bot_key_path, provision
-from backend.local.watchdog import CheckResult, check, sample_queue_depth
 from backend.settings import BackendSettings
-from backend.wiring import build_deps, make_clients, utc_now
+from backend.wiring import build_unit_of_work, make_clients, utc_now
+from jitlocal.alarm_drill import State, fire, provision_alarms
+from jitlocal.clock import ManualClock
+from jitlocal.config import LocalStackConfig, default_config_path
+from jitlocal.http_api import LocalApiServer
+from jitlocal.moto_runtime import LambdaRegistry, install_patches, reset_moto, start_moto_server
+from jitlocal.provision import Provisioned, bot_key_path, provision
+from jitlocal.watchdog import CheckResult, check, sample_queue_depth
 from jitwire.b64url import b64url_decode
 from jitwire.client import JitApiClient
 from jitwire.names import DELIVERY_DLQ_NAME
@@ -40,11 +40,11 @@ from jitwire.signing import RequestSigner, SigningKey
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from backend.service.deps import Deps
+    from backend.service.unit_of_work import UnitOfWork
     from backend.wiring import Clients
     from jitwire.models import RequestStatus
 
-log = logging.getLogger("backend.local")
+log = logging.getLogger("jitlocal")
 
 
 @dataclass
@@ -81,7 +81,7 @@ class LocalStack:
         self.provisioned: Provisioned
         self.settings: BackendSettings
         self.clients: Clients
-        self.deps: Deps
+        self.deps: UnitOfWork
         self.process: ApiProcess
         self.instance_clients: list[Clients] = []
         self._task_processes: list[ApiProcess] = []
@@ -141,14 +141,14 @@ class LocalStack:
         )
         self.clients = make_clients(self.settings, session)
         sleep = time.sleep if self.options.retry_sleep_factor > 0 else _no_sleep
-        self.deps = build_deps(self.settings, self.clients, self.clock, sleep)
+        self.deps = build_unit_of_work(self.settings, self.clients, self.clock, sleep)
         self.process = build_process(self.settings, self.clients, self.deps)
         self.instance_clients = [self.clients]
         self._task_processes = [self.process]
         for _ in range(self.options.task_instances - 1):
             clients = make_clients(self.settings, session)
             self.instance_clients.append(clients)
-            deps = build_deps(self.settings, clients, self.clock, sleep)
+            deps = build_unit_of_work(self.settings, clients, self.clock, sleep)
             self._task_processes.append(build_process(self.settings, clients, deps))
         self._turn = itertools.count()
         self.lambdas.register("jit-api", self._run_task)

@@ -1,4 +1,4 @@
-"""``python -m backend.local``: run the whole backend on this machine until Ctrl-C."""
+"""``python -m jitlocal``: run the whole backend on this machine until Ctrl-C."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ import threading
 import time
 from pathlib import Path
 
-from backend.local.config import default_config_path
+from jitlocal.config import default_config_path
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m backend.local", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m jitlocal", description=__doc__)
     parser.add_argument("--config", type=Path, default=default_config_path(), help="local stack settings (YAML)")
     parser.add_argument("--moto-port", type=int, help="AWS APIs port (default: from the config file)")
     parser.add_argument("--api-port", type=int, help="JIT API port (default: from the config file)")
@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
-    from backend.local.stack import LocalStack, StackOptions
+    from jitlocal.stack import LocalStack, StackOptions
 
     stack = LocalStack(
         StackOptions(
@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def describe(stack: object) -> str:
-    from backend.local.stack import LocalStack
+    from jitlocal.stack import LocalStack
 
     assert isinstance(stack, LocalStack)
     users = ", ".join(f"{u.user_name} <{u.email}> {list(u.groups)}" for u in stack.config.identity_center.users)
@@ -62,7 +62,7 @@ def describe(stack: object) -> str:
             f"  State machine:             {stack.provisioned.state_machine_arn}",
             f"  Identity Center users:     {users}",
             f"  Reconciler:                every {stack.reconcile_every_seconds:g} s",
-            "Try: python -m backend.local.cli --as alice request staging AdministratorAccess 2m 'try it'",
+            "Try: python -m jitlocal.cli --as alice request staging AdministratorAccess 2m 'try it'",
             "Stop with Ctrl-C.",
         ]
     )

@@ -17,7 +17,7 @@ from jitwire.models import Person
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from backend.service.deps import Deps
+    from backend.service.unit_of_work import UnitOfWork
     from backend.wiring import Clients
 
 # Stack outputs (infra/template.yaml) → settings fields; `--stack NAME` reads them.
@@ -75,7 +75,7 @@ def default_journal_dir(env: Mapping[str, str] = os.environ) -> Path:
 class AdminContext:
     settings: BackendSettings
     clients: Clients
-    deps: Deps
+    deps: UnitOfWork
     console: Console
     prompt: Callable[[str], str]
     journal_dir: Path

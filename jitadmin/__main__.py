@@ -1,8 +1,8 @@
-"""``jit-admin`` / ``python -m backend.admin``."""
+"""``jit-admin`` / ``python -m jitadmin``."""
 
 from __future__ import annotations
 
-from backend.admin.cli import main
+from jitadmin.cli import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

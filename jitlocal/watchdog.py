@@ -3,7 +3,7 @@
 moto stores alarms but never evaluates them. This evaluates the one alarm whose expression is a sum
 of filled inputs (``FILL(a, 0) + FILL(b, 0) + ...``, asserted by tests/alarms/test_catalogue.py)
 over its evaluation periods, from the metrics in moto's CloudWatch: the SNS delivery failures the
-local stack records (backend/local/moto_runtime.py) and the dead-letter queue's depth, sampled here
+local stack records (jitlocal/moto_runtime.py) and the dead-letter queue's depth, sampled here
 as SQS does every minute. On a state change it publishes what CloudWatch would to the alarm's
 actions (the fallback topic), the same way ``fire_alarm`` does.
 """
@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from alarms.catalogue import BOT_UNREACHABLE, AlarmDefinition, MetricMath
-from backend.local.alarm_drill import State, fire
+from jitlocal.alarm_drill import State, fire
 
 
 @dataclass(frozen=True)

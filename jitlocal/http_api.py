@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import uvicorn
 
-log = logging.getLogger("backend.local")
+log = logging.getLogger("jitlocal")
 
 ProxyHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 

@@ -1,4 +1,4 @@
-"""Use cases behind the API: create, decide, cancel, revoke early, extend, read."""
+"""Access-request use cases behind the API: create, decide, cancel, revoke early, extend, read."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ from jitwire.models import Person, RequestStatus
 from jitwire.timefmt import parse_duration
 
 if TYPE_CHECKING:
-    from backend.service.deps import Deps
+    from backend.service.unit_of_work import UnitOfWork
     from jitwire.contract import CreateRequestBody
     from jitwire.models import CardRef
 
@@ -61,7 +61,7 @@ def new_request_id(requester_id: str, idempotency_key: str | None) -> str:
     return "r" + base64.b32encode(raw).decode().lower()[:20]
 
 
-def create_request(deps: Deps, body: CreateRequestBody) -> tuple[AccessRequest, bool]:
+def create_request(deps: UnitOfWork, body: CreateRequestBody) -> tuple[AccessRequest, bool]:
     """Returns the request and whether it was created now (False: an idempotent replay)."""
     actor = body.actor
     try:
@@ -128,7 +128,7 @@ def create_request(deps: Deps, body: CreateRequestBody) -> tuple[AccessRequest, 
 
 
 def _find_replay(
-    deps: Deps,
+    deps: UnitOfWork,
     request_id: str,
     actor: Person,
     account_id: str,
@@ -152,7 +152,7 @@ def _find_replay(
     return existing
 
 
-def start_grant(deps: Deps, request: AccessRequest) -> None:
+def start_grant(deps: UnitOfWork, request: AccessRequest) -> None:
     """Start the workflow named after the request; if it cannot start, the request is ERROR."""
     try:
         deps.workflow.start(request.request_id, request.request_id, "grant")
@@ -164,7 +164,7 @@ def start_grant(deps: Deps, request: AccessRequest) -> None:
         raise WorkflowUnavailable("the access workflow could not be started; please request again") from exc
 
 
-def _with_retries(deps: Deps, request_id: str, step: Callable[[AccessRequest], AccessRequest]) -> AccessRequest:
+def _with_retries(deps: UnitOfWork, request_id: str, step: Callable[[AccessRequest], AccessRequest]) -> AccessRequest:
     """Re-read and re-apply on a lost race: one of N concurrent callers wins each version."""
     for _ in range(_RETRIES):
         request = deps.store.get(request_id)
@@ -175,7 +175,7 @@ def _with_retries(deps: Deps, request_id: str, step: Callable[[AccessRequest], A
     raise ConcurrentUpdate("the request changed too often while we tried; please retry")
 
 
-def approve(deps: Deps, actor: Person, request_id: str, note: str | None) -> AccessRequest:
+def approve(deps: UnitOfWork, actor: Person, request_id: str, note: str | None) -> AccessRequest:
     policy = deps.policies.current()
     who = identify(deps, actor)
 
@@ -193,7 +193,7 @@ def approve(deps: Deps, actor: Person, request_id: str, note: str | None) -> Acc
     return _with_retries(deps, request_id, step)
 
 
-def deny(deps: Deps, actor: Person, request_id: str, note: str | None) -> AccessRequest:
+def deny(deps: UnitOfWork, actor: Person, request_id: str, note: str | None) -> AccessRequest:
     policy = deps.policies.current()
     who = identify(deps, actor)
 
@@ -212,7 +212,7 @@ def deny(deps: Deps, actor: Person, request_id: str, note: str | None) -> Access
     return _with_retries(deps, request_id, step)
 
 
-def cancel(deps: Deps, actor: Person, request_id: str) -> AccessRequest:
+def cancel(deps: UnitOfWork, actor: Person, request_id: str) -> AccessRequest:
     who = identify(deps, actor)
 
     def step(request: AccessRequest) -> AccessRequest:
@@ -224,7 +224,7 @@ def cancel(deps: Deps, actor: Person, request_id: str) -> AccessRequest:
     return _with_retries(deps, request_id, step)
 
 
-def revoke_early(deps: Deps, actor: Person, request_id: str, note: str | None) -> AccessRequest:
+def revoke_early(deps: UnitOfWork, actor: Person, request_id: str, note: str | None) -> AccessRequest:
     policy = deps.policies.current()
     who = identify(deps, actor)
 
@@ -239,7 +239,7 @@ def revoke_early(deps: Deps, actor: Person, request_id: str, note: str | None) -
     return _with_retries(deps, request_id, step)
 
 
-def extend(deps: Deps, actor: Person, request_id: str, duration_text: str) -> AccessRequest:
+def extend(deps: UnitOfWork, actor: Person, request_id: str, duration_text: str) -> AccessRequest:
     try:
         extra = parse_duration(duration_text)
     except ValueError as exc:
@@ -259,11 +259,11 @@ def extend(deps: Deps, actor: Person, request_id: str, duration_text: str) -> Ac
     return _with_retries(deps, request_id, step)
 
 
-def place_card(deps: Deps, request_id: str, card: CardRef) -> AccessRequest:
+def place_card(deps: UnitOfWork, request_id: str, card: CardRef) -> AccessRequest:
     return deps.store.set_card(request_id, card)
 
 
-def _expire_if_due(deps: Deps, request: AccessRequest, now: datetime) -> None:
+def _expire_if_due(deps: UnitOfWork, request: AccessRequest, now: datetime) -> None:
     """A decision that arrives after the approval window expires the request instead."""
     if request.status is RequestStatus.PENDING and now >= request.approval_deadline:
         expired = lifecycle.expire(request, now)
@@ -275,7 +275,7 @@ def can_view(policy: Policy, request: AccessRequest, who: Identity) -> bool:
     return may_end_early(policy, request, who)
 
 
-def get_request(deps: Deps, actor: Person, request_id: str) -> AccessRequest:
+def get_request(deps: UnitOfWork, actor: Person, request_id: str) -> AccessRequest:
     who = bound_identity(deps, actor)
     request = deps.store.get(request_id)
     if who.is_requester_of(request):  # their own request: no group lookup (a cold start's first GET)
@@ -286,7 +286,7 @@ def get_request(deps: Deps, actor: Person, request_id: str) -> AccessRequest:
 
 
 def list_requests(
-    deps: Deps, actor: Person, view: str, status: RequestStatus | None, limit: int
+    deps: UnitOfWork, actor: Person, view: str, status: RequestStatus | None, limit: int
 ) -> list[AccessRequest]:
     policy = deps.policies.current()
     who = identify(deps, actor)
@@ -313,11 +313,11 @@ def _may_decide(policy: Policy, request: AccessRequest, who: Identity) -> bool:
     return True
 
 
-def catalog(deps: Deps, actor: Person) -> tuple[list[Entitlement], bool]:
+def catalog(deps: UnitOfWork, actor: Person) -> tuple[list[Entitlement], bool]:
     policy = deps.policies.current()
     who = identify(deps, actor)
     return decide_catalog(policy, who), policy.is_admin(who)
 
 
-def is_admin(deps: Deps, actor: Person) -> bool:
+def is_admin(deps: UnitOfWork, actor: Person) -> bool:
     return deps.policies.current().is_admin(identify(deps, actor))

@@ -13,7 +13,7 @@
    not fail the publish; it is counted as ``AWS/SNS NumberOfNotificationsFailed`` (dimension
    ``TopicName``) and, with a redrive policy, put in the dead-letter queue (moto posted once,
    ignored the status and failed the publish when nobody listened). No retries locally.
-5. Identity Center: permission-set provisioning per account (``backend.local.moto_provisioning``).
+5. Identity Center: permission-set provisioning per account (``jitlocal.moto_provisioning``).
 
 These patch moto's classes for the whole process: one local stack per process.
 """
@@ -31,10 +31,10 @@ from typing import Any
 
 import requests
 
-from backend.local.moto_provisioning import install_provisioning
-from backend.local.moto_transactions import install_item_level_transactions
+from jitlocal.moto_provisioning import install_provisioning
+from jitlocal.moto_transactions import install_item_level_transactions
 
-log = logging.getLogger("backend.local")
+log = logging.getLogger("jitlocal")
 
 LambdaHandler = Callable[[dict[str, Any], Any], Any]
 Clock = Callable[[], datetime]
@@ -213,7 +213,7 @@ def precise_now(clock: Clock) -> Clock:
 
 
 def _wait_until(clock: Clock, target: datetime, env: Any) -> None:
-    from backend.local.clock import ManualClock, ShiftedClock
+    from jitlocal.clock import ManualClock, ShiftedClock
 
     if isinstance(clock, ManualClock | ShiftedClock):
         clock.wait_until(target, should_stop=lambda: not env.is_running())

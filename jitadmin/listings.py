@@ -16,7 +16,7 @@ from jitwire.models import RequestStatus
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from backend.service.deps import Deps
+    from backend.service.unit_of_work import UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -38,12 +38,12 @@ def stuck_reason(request: AccessRequest, now: datetime) -> str | None:
     return None
 
 
-def expired_granted(deps: Deps) -> list[Finding]:
+def expired_granted(deps: UnitOfWork) -> list[Finding]:
     """The runbook 01 query: GRANTED with end_time <= now on gsi_status_endtime."""
     return [Finding(r, "end time passed but still GRANTED") for r in deps.store.granted_ending_before(deps.now())]
 
 
-def stuck(deps: Deps, limit: int) -> list[Finding]:
+def stuck(deps: UnitOfWork, limit: int) -> list[Finding]:
     now = deps.now()
     candidates: dict[str, AccessRequest] = {}
     for status in (RequestStatus.APPROVED, RequestStatus.PENDING, RequestStatus.GRANTED):

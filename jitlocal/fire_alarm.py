@@ -1,4 +1,4 @@
-"""``python -m backend.local.fire_alarm NAME [--state OK] [--value 7.3]``: fire one of the eight
+"""``python -m jitlocal.fire_alarm NAME [--state OK] [--value 7.3]``: fire one of the eight
 alarms on the running local stack (moto never fires alarms by itself), for demos and drills."""
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ from pathlib import Path
 import boto3
 
 from alarms.catalogue import CATALOGUE, WATCHDOG
-from backend.local.alarm_drill import fire
-from backend.local.config import LocalStackConfig, default_config_path
+from jitlocal.alarm_drill import fire
+from jitlocal.config import LocalStackConfig, default_config_path
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m backend.local.fire_alarm", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m jitlocal.fire_alarm", description=__doc__)
     parser.add_argument("alarm", choices=[d.name for d in (*CATALOGUE, *WATCHDOG)])
     parser.add_argument("--state", choices=["ALARM", "OK", "INSUFFICIENT_DATA"], default="ALARM")
     parser.add_argument("--value", type=float, help="the datapoint to report (default: one that crosses)")

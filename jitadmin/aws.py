@@ -8,14 +8,14 @@ from typing import TYPE_CHECKING
 
 import boto3
 
-from backend.admin.context import (
+from backend.wiring import build_unit_of_work, make_clients, utc_now
+from jitadmin.context import (
     AdminContext,
     ConfigurationError,
     operator_person,
     settings_from_env,
     settings_from_outputs,
 )
-from backend.wiring import build_deps, make_clients, utc_now
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -48,7 +48,7 @@ def aws_context(args: argparse.Namespace, console: Console) -> AdminContext:
     return AdminContext(
         settings=settings,
         clients=clients,
-        deps=build_deps(settings, clients),
+        deps=build_unit_of_work(settings, clients),
         console=console,
         prompt=input,
         journal_dir=args.journal_dir,

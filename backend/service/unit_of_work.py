@@ -1,4 +1,8 @@
-"""The ports a use case works with, bundled once per process by the entry point."""
+"""The unit of work: the ports a use case works with, and its one way to commit a transition.
+
+``commit`` writes the request, its audit entry and the outbox event in one conditional write, then
+publishes the event. Bundled once per process by the entry point.
+"""
 
 from __future__ import annotations
 
@@ -33,7 +37,7 @@ log = logging.getLogger("backend.service")
 
 
 @dataclass
-class Deps:
+class UnitOfWork:
     store: RequestStore
     ledger: HolderLedger
     assignments: AssignmentGateway
