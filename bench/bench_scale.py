@@ -150,7 +150,10 @@ class ScaleRun:
 
         self.stack = stack
         self.clock = clock
+        from backend.adapters.shared_budget import pace_step
+
         self.rate = stack.settings.ic_calls_per_second
+        self.pace = 1 / float(pace_step(self.rate))  # slots a little wider than 1/rate (docs/architecture.md)
         self.wire = Wire(clock)
         for clients in stack.instance_clients:
             for name in IC_SERVICES:
@@ -282,7 +285,8 @@ class ScaleRun:
                 f"revoke lateness {label} p50 / p99",
                 f"{p50:.2f} / {p99:.2f} s",
                 f"bound ⌊(k-1)/rate⌋ at those ranks {b50:.0f} / {b99:.0f} s; p99 over the bound "
-                f"{_percentile(excess, 0.99):.2f} s; IC calls/s max {_max_per_second(calls)} (budget {self.rate:g})",
+                f"{_percentile(excess, 0.99):.2f} s; IC calls/s max {_max_per_second(calls)} "
+                f"(budget {self.rate:g}, paced at {self.pace:.2f}/s)",
             )
         )
 
@@ -298,7 +302,7 @@ class ScaleRun:
                 f"{_percentile(latency, 0.5):.1f} / {_percentile(latency, 0.99):.1f} s",
                 f"bound ⌊calls ahead/rate⌋ at those ranks {_percentile(bounds, 0.5):.0f} / "
                 f"{_percentile(bounds, 0.99):.0f} s; p99 over the bound {_percentile(excess, 0.99):.2f} s; "
-                f"IC calls/s max {_max_per_second(calls)} (budget {self.rate:g})",
+                f"IC calls/s max {_max_per_second(calls)} (budget {self.rate:g}, paced at {self.pace:.2f}/s)",
             )
         )
 
