@@ -21,10 +21,12 @@ from typing import Any
 import pytest
 
 from backend.domain.errors import RequestNotFound
+from backend.domain.models import RequestStatus
 from backend.handlers.api import logged_entry as api_entry
 from backend.handlers.logs import log_level
 from backend.handlers.reconciler import logged_entry as reconciler_entry
 from backend.local.http_api import proxy_event
+from tests.scenarios.helpers import BOB, ask
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNBOOK = ROOT / "docs" / "runbooks" / "01-monitoring-alarms.md"
@@ -187,6 +189,24 @@ def test_a_workflow_task_logs_under_its_step_functions_execution_name(stack, lam
     assert {line["correlation_id"] for line in lines} == {"req-missing-revoke-v2"}
     assert lines[0]["message"] == "workflow task grant for req-missing"
     assert lines[0]["name"] == "backend.workflow"
+
+
+def test_the_state_machine_hands_each_task_its_execution_name(stack, monkeypatch):
+    received: list[dict[str, Any]] = []
+    run_task = stack.lambdas._handlers["jit-api"]
+
+    def recording(event: dict[str, Any], context: Any) -> Any:
+        received.append(event)
+        return run_task(event, context)
+
+    monkeypatch.setitem(stack.lambdas._handlers, "jit-api", recording)
+    created = ask(stack)
+    stack.client().decide(BOB, created.request_id, "approve")
+    stack.wait_for(created.request_id, RequestStatus.GRANTED)
+
+    [grant] = [event for event in received if event["task"] == "grant"]
+    assert grant["execution"] == created.request_id  # the grant execution is named after the request
+    assert grant["request_id"] == created.request_id
 
 
 def test_the_log_level_comes_from_the_environment(stack, lambda_loggers):
