@@ -27,9 +27,11 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/python -m sandbox
 
+# lint-imports: the layer contracts in pyproject.toml ([tool.importlinter]).
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

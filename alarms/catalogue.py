@@ -16,9 +16,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-# The backend emits HMAC rejections under these names; the alarm watches exactly them.
-CUSTOM_NAMESPACE = "JIT/Access"
-HMAC_AUTH_FAILURES_METRIC = "HMACAuthFailures"
+from jitwire.names import (
+    ALARMS_TOPIC_NAME,
+    DELIVERY_DLQ_NAME,
+    EVENTS_TOPIC_NAME,
+    HMAC_AUTH_FAILURES_METRIC,
+    METRICS_NAMESPACE,
+)
 
 API_FUNCTION_NAME = "jit-api"
 RECONCILER_FUNCTION_NAME = "jit-reconciler"
@@ -26,10 +30,8 @@ DEFAULT_API_NAME = "jit-api"
 RUNBOOK_FILE = "01-monitoring-alarms.md"
 WATCHDOG_RUNBOOK_FILE = "04-bot-unreachable.md"
 
-# What the watchdog watches: the bot's two HTTPS subscriptions and their dead-letter queue
-# (alarms imports nothing from backend; tests hold these equal to backend.names).
-WATCHED_TOPICS = ("jit-events", "jit-alarms")
-DELIVERY_DLQ_NAME = "jit-sns-delivery-dlq"
+# What the watchdog watches: the bot's two HTTPS subscriptions and their dead-letter queue.
+WATCHED_TOPICS = (EVENTS_TOPIC_NAME, ALARMS_TOPIC_NAME)
 
 Severity = Literal["High", "Medium", "Low"]
 DisplayUnit = Literal["count", "percent", "milliseconds"]
@@ -179,7 +181,7 @@ CATALOGUE: tuple[AlarmDefinition, ...] = (
         name="JIT-HMACAuthFailures",
         severity="Medium",
         description="More than 10 HMAC validation rejections in 5 minutes.",
-        metric=_sum(CUSTOM_NAMESPACE, HMAC_AUTH_FAILURES_METRIC),
+        metric=_sum(METRICS_NAMESPACE, HMAC_AUTH_FAILURES_METRIC),
         threshold=10,
         display_unit="count",
         period_seconds=300,

@@ -16,8 +16,9 @@ from pydantic import BaseModel, ConfigDict
 from alarms.catalogue import AlarmDefinition, Severity
 from alarms.cloudwatch import AlarmNotification, describe_reason
 from alarms.runbook import AlarmSection, EscalationLevel
+from jitwire.chattext import MAX_POST_CHARS, neutralise_alarm_text
+from jitwire.timefmt import format_elapsed
 
-MAX_POST_CHARS = 16_383
 ThreadAction = Literal["new_root", "flap_reply", "resolve_reply", "gap_reply", "ignore"]
 
 SEVERITY_STYLE: dict[Severity, tuple[str, str]] = {
@@ -143,19 +144,6 @@ def latest_root(posts: Iterable[Mapping[str, Any]], alarm_name: str, *, author: 
     return max(roots, key=lambda r: r.episode, default=None)
 
 
-_MASS_MENTION = re.compile(r"@(?=(?:channel|here|all)\b)", re.IGNORECASE)
-# As in bot.neutralise: a zero-width space after each dot that precedes a host-name label leaves no
-# "www.evil.example/x.png" or "evil.example/path" for Mattermost to auto-link and preview.
-_HOST_DOT = re.compile(r"(?i)(?<=[a-z0-9-])\.(?=[a-z])")
-
-
-def neutralise(text: str, limit: int = 2000) -> str:
-    """No mass mentions, no images loading, no links or previews, bounded length (for text we did not write)."""
-    text = _MASS_MENTION.sub("@\u200b", text).replace("<!", "<\u200b!").replace("![", "!\u200b[")
-    text = _HOST_DOT.sub(".\u200b", text)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def known_names_from(notification: AlarmNotification) -> dict[str, str]:
     """Placeholders the bot can fill from the alarm itself."""
     dims = notification.trigger.all_dimensions()
@@ -266,8 +254,8 @@ def format_alarm_post(
     """Root post of an episode: header, reason, runbook sections, escalation and buttons."""
     severity = _severity(definition)
     color, marker = SEVERITY_STYLE[severity]
-    name = neutralise(notification.alarm_name, 255)
-    reason = neutralise(describe_reason(notification, definition), 500)
+    name = neutralise_alarm_text(notification.alarm_name, 255)
+    reason = neutralise_alarm_text(describe_reason(notification, definition), 500)
     anchor_url = (
         f"{settings.runbook_url}#{runbook_section.anchor}" if runbook_section is not None else settings.runbook_url
     )
@@ -285,15 +273,21 @@ def format_alarm_post(
             "**Resolution:**\n" + "\n".join(f"- {item}" for item in runbook_section.resolution),
         ]
     else:
-        parts.append(f"No runbook section for this alarm. {neutralise(notification.alarm_description or '')}")
+        parts.append(
+            f"No runbook section for this alarm. {neutralise_alarm_text(notification.alarm_description or '')}"
+        )
     parts += [_escalation(escalation, severity, settings), f"[Full runbook]({anchor_url})"]
     fields = [
         {"title": "Severity", "value": severity, "short": True},
         {"title": "State", "value": f"{notification.old_state} → {notification.new_state}", "short": True},
         {"title": "Reason", "value": reason, "short": True},
-        {"title": "Region", "value": notification.region or neutralise(notification.region_name, 64), "short": True},
+        {
+            "title": "Region",
+            "value": notification.region or neutralise_alarm_text(notification.region_name, 64),
+            "short": True,
+        },
         {"title": "Since", "value": notification.state_change_time.strftime("%Y-%m-%d %H:%M:%S UTC"), "short": True},
-        {"title": "CloudWatch says", "value": neutralise(notification.reason, 1000), "short": False},
+        {"title": "CloudWatch says", "value": neutralise_alarm_text(notification.reason, 1000), "short": False},
     ]
     attachment: dict[str, Any] = {
         "fallback": f"{severity.upper()} {name} {notification.new_state}: {reason}",
@@ -323,22 +317,13 @@ def _reply(root: RootInfo, message: str, extra_props: Mapping[str, Any]) -> dict
     return {"root_id": root.post_id, "message": message[:MAX_POST_CHARS], "props": props | dict(extra_props)}
 
 
-def format_duration(duration: timedelta) -> str:
-    minutes = max(0, int(duration.total_seconds() // 60))
-    if minutes < 1:
-        return "less than a minute"
-    hours, mins = divmod(minutes, 60)
-    days, hours = divmod(hours, 24)
-    parts = [f"{days} d" if days else "", f"{hours} h" if hours else "", f"{mins} min" if mins else ""]
-    return " ".join(p for p in parts if p)
-
-
 def format_ok_reply(
     notification: AlarmNotification, definition: AlarmDefinition | None, root: RootInfo
 ) -> dict[str, Any]:
-    duration = format_duration(notification.state_change_time - root.firing_since)
-    reason = neutralise(describe_reason(notification, definition), 500)
-    message = f":white_check_mark: **{neutralise(root.alarm_name, 255)}** is OK again after {duration}: {reason}"
+    duration = format_elapsed(notification.state_change_time - root.firing_since)
+    reason = neutralise_alarm_text(describe_reason(notification, definition), 500)
+    name = neutralise_alarm_text(root.alarm_name, 255)
+    message = f":white_check_mark: **{name}** is OK again after {duration}: {reason}"
     return _reply(root, message, {PROP_STATUS: "resolved"})
 
 
@@ -346,11 +331,9 @@ def format_flap_reply(
     count: int, notification: AlarmNotification, definition: AlarmDefinition | None, root: RootInfo
 ) -> dict[str, Any]:
     """``count`` is the flap number to record, normally ``root.flap_count + 1``."""
-    reason = neutralise(describe_reason(notification, definition), 500)
-    message = (
-        f":repeat: **{neutralise(root.alarm_name, 255)}** fired again ({count} flap{'s' if count != 1 else ''} "
-        f"in this episode): {reason}"
-    )
+    reason = neutralise_alarm_text(describe_reason(notification, definition), 500)
+    name = neutralise_alarm_text(root.alarm_name, 255)
+    message = f":repeat: **{name}** fired again ({count} flap{'s' if count != 1 else ''} in this episode): {reason}"
     return _reply(root, message, {PROP_FLAP: count})
 
 
@@ -358,8 +341,8 @@ def format_gap_reply(
     notification: AlarmNotification, definition: AlarmDefinition | None, root: RootInfo
 ) -> dict[str, Any]:
     message = (
-        f":grey_question: **{neutralise(root.alarm_name, 255)}** has INSUFFICIENT_DATA; "
-        f"the episode stays open: {neutralise(describe_reason(notification, definition), 500)}"
+        f":grey_question: **{neutralise_alarm_text(root.alarm_name, 255)}** has INSUFFICIENT_DATA; "
+        f"the episode stays open: {neutralise_alarm_text(describe_reason(notification, definition), 500)}"
     )
     return _reply(root, message, {})
 
@@ -380,7 +363,7 @@ def mark_root_resolved(root_post: Mapping[str, Any], duration: timedelta, resolv
         PROP_RESOLVED_AT: resolved_at.isoformat(),
     }
     message = _without_status_header(str(root_post.get("message", "")))
-    header = f"{RESOLVED_HEADER} after {format_duration(duration)}\n"
+    header = f"{RESOLVED_HEADER} after {format_elapsed(duration)}\n"
     return {"message": (header + message)[:MAX_POST_CHARS], "props": props}
 
 

@@ -26,6 +26,8 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from jitwire.names import ALARMS_TOPIC_NAME, EVENTS_TOPIC_NAME
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
@@ -52,8 +54,6 @@ RejectReason = Literal[
 ]
 
 MAX_BODY_BYTES = 512 * 1024  # SNS messages are at most 256 KiB; the envelope adds escaping.
-LIFECYCLE_TOPIC = "jit-events"
-ALARM_TOPIC = "jit-alarms"
 
 _REGION = r"[a-z]{2}(?:-gov)?-[a-z]+-\d"
 _SNS_HOST = re.compile(rf"^sns\.{_REGION}\.amazonaws\.com(?:\.cn)?$")
@@ -160,9 +160,9 @@ def confirm_url_allowed(url: str, topic_arn: str | None = None) -> bool:
 
 def route(message: SnsMessage) -> Route:
     """Lifecycle events come from ``jit-events``, alarms from ``jit-alarms``."""
-    if message.topic_name == LIFECYCLE_TOPIC:
+    if message.topic_name == EVENTS_TOPIC_NAME:
         return "lifecycle"
-    if message.topic_name == ALARM_TOPIC:
+    if message.topic_name == ALARMS_TOPIC_NAME:
         return "alarm"
     raise SnsRejected("unroutable_topic", message.topic_arn)
 

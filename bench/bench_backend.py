@@ -88,10 +88,10 @@ def run() -> list[tuple[str, str, str]]:
     import logging
 
     logging.disable(logging.WARNING)
-    from backend.api.contract import CreateRequestBody
-    from backend.domain.models import Person, RequestStatus
     from backend.local.clock import ManualClock
     from backend.local.stack import LocalStack, StackOptions
+    from jitwire.contract import CreateRequestBody
+    from jitwire.models import Person, RequestStatus
 
     rows: list[tuple[str, str, str]] = []
     median, best = _median_of_fresh_processes(_IMPORT_ONLY)
@@ -174,8 +174,8 @@ def run() -> list[tuple[str, str, str]]:
                 "includes StartExecution; each grant completes before the next approve",
             )
         )
-        from backend.api.client import JitApiClient
-        from backend.api.signing import RequestSigner
+        from jitwire.client import JitApiClient
+        from jitwire.signing import RequestSigner
 
         # A generous client timeout: "dropped" means no answer at all, not a slow one on a busy machine.
         patient = JitApiClient(stack.api_url, RequestSigner(stack.signing_key(), stack.config.audience), timeout=60)
@@ -190,8 +190,8 @@ def _first_signed_get(stack: Any, request_id: str, actor: Any) -> list[tuple[str
     """A cold container's first signed GET against ``import boto3``, in interleaved fresh processes."""
     import json
 
-    from backend.api.signing import RequestSigner
     from backend.local.http_api import proxy_event
+    from jitwire.signing import RequestSigner
 
     settings = stack.settings
     env = {

@@ -145,8 +145,8 @@ def run() -> list[tuple[str, str, str]]:
 
 class ScaleRun:
     def __init__(self, stack: Any, clock: Any) -> None:
-        from backend.api.client import JitApiClient
-        from backend.api.signing import RequestSigner
+        from jitwire.client import JitApiClient
+        from jitwire.signing import RequestSigner
 
         self.stack = stack
         self.clock = clock
@@ -163,10 +163,13 @@ class ScaleRun:
         self.rows: list[tuple[str, str, str]] = []
 
     def people(self, n: int) -> list[Any]:
-        from backend.domain.models import Person
+        from jitwire.models import Person
 
         chosen = [next(self.users) for _ in range(n)]
-        return [Person(user_id=f"mm{i:03d}", username=f"u{i:03d}", email=f"u{i:03d}@example.com") for i in chosen]
+        return [
+            Person(user_id=f"mm{i:03d}", username=f"u{i:03d}", email=f"u{i:03d}@example.com", vouched_by="bench:local")
+            for i in chosen
+        ]
 
     def ask(
         self,
@@ -176,7 +179,7 @@ class ScaleRun:
         duration: str = DURATION,
     ) -> str:
         """staging AdministratorAccess is auto-approved (staging-self-service)."""
-        from backend.api.contract import CreateRequestBody
+        from jitwire.contract import CreateRequestBody
 
         body = CreateRequestBody(
             actor=person,
@@ -189,7 +192,7 @@ class ScaleRun:
         return self.client.create_request(body).request_id
 
     def burst(self, n: int) -> tuple[list[str], float]:
-        from backend.domain.models import RequestStatus
+        from jitwire.models import RequestStatus
 
         started = time.monotonic()
         with ThreadPoolExecutor(max_workers=min(n, 16)) as pool:
@@ -208,9 +211,9 @@ class ScaleRun:
 
     def per_operation(self) -> None:
         """Identity Center calls of one create (new user, then cached), one grant, one revoke."""
-        from backend.domain.models import Person, RequestStatus
+        from jitwire.models import Person, RequestStatus
 
-        bob = Person(user_id="mmbob", username="bob", email="bob@example.com")
+        bob = Person(user_id="mmbob", username="bob", email="bob@example.com", vouched_by="bench:local")
         warm = self.ask(self.people(1)[0], "prod", "ReadOnlyAccess")  # needs approval: no workflow runs
         self.client.decide(bob, warm, "deny", "warm-up")  # bob's groups are cached from here on
         [person] = self.people(1)
@@ -244,7 +247,7 @@ class ScaleRun:
 
     def revokes_after(self, ids: list[str], wake_before: timedelta) -> tuple[list[float], list[float], list[WireCall]]:
         """Jump to just before the first end time, let time flow, return lateness and bounds per revoke."""
-        from backend.domain.models import RequestStatus
+        from jitwire.models import RequestStatus
 
         store = self.stack.deps.store
         requests = [store.get(r) for r in ids]

@@ -31,10 +31,10 @@ def run() -> list[tuple[str, str, str]]:
     os.environ["TZ"] = "UTC"
     time.tzset()
     logging.disable(logging.WARNING)
-    from backend.api.contract import CreateRequestBody
-    from backend.domain.models import Person, RequestStatus
     from backend.local.clock import ManualClock
     from backend.local.stack import LocalStack, StackOptions
+    from jitwire.contract import CreateRequestBody
+    from jitwire.models import Person, RequestStatus
 
     state = Path(os.environ.get("TMPDIR", "/tmp")) / f"jit-bench-{uuid.uuid4().hex[:8]}"
     clock = ManualClock()
@@ -43,8 +43,8 @@ def run() -> list[tuple[str, str, str]]:
             moto_port=0, api_port=0, clock=clock, retry_sleep_factor=0, reconcile_every_seconds=0, state_dir=state
         )
     ).start()
-    alice = Person(user_id="mmalice", username="alice", email="alice@example.com")
-    bob = Person(user_id="mmbob", username="bob", email="bob@example.com")
+    alice = Person(user_id="mmalice", username="alice", email="alice@example.com", vouched_by="bench:local")
+    bob = Person(user_id="mmbob", username="bob", email="bob@example.com", vouched_by="bench:local")
     rows: list[tuple[str, str, str]] = []
     try:
         client = stack.client()

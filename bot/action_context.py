@@ -6,13 +6,14 @@ expiry; the key is the bot's own ``action_key``, never the backend key.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from jitwire.b64url import b64url_decode_lenient, b64url_encode
 
 Action = Literal["approve", "deny", "extend", "done"]
 _DOMAIN = "mmctx1"
@@ -96,7 +97,7 @@ class DialogState(BaseModel):
 
 
 def sign_state(signer: ContextSigner, state: DialogState) -> str:
-    body = base64.urlsafe_b64encode(state.model_dump_json().encode()).decode().rstrip("=")
+    body = b64url_encode(state.model_dump_json().encode())
     return body + "." + signer.mac_text("dialog|" + body)
 
 
@@ -105,7 +106,7 @@ def verify_state(signer: ContextSigner, text: str, *, user_id: str, now: datetim
     if not same_text(mac, signer.mac_text("dialog|" + body)):
         raise ContextRejected("bad_signature")
     try:
-        state = DialogState.model_validate_json(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+        state = DialogState.model_validate_json(b64url_decode_lenient(body))
     except (ValidationError, ValueError):
         raise ContextRejected("malformed_context") from None
     if now.timestamp() > state.exp:

@@ -20,7 +20,7 @@ from bot.alarm_context import AlarmContext, AlarmContextSigner
 from bot.logsafe import shown
 from bot.mattermost.client import MattermostClient, MattermostUnavailable
 from bot.mattermost.payloads import ActionClick
-from bot.neutralise import username
+from jitwire.chattext import username
 
 log = logging.getLogger("bot.alarms")
 

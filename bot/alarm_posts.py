@@ -11,7 +11,6 @@ from typing import Any
 from alarms.catalogue import AlarmDefinition
 from alarms.cloudwatch import AlarmNotification, describe_reason
 from alarms.format import (
-    MAX_POST_CHARS,
     PROP_EPISODE,
     PROP_NAME,
     PROP_ROLE,
@@ -19,10 +18,9 @@ from alarms.format import (
     RootInfo,
     by_author,
     episode_key,
-    neutralise,
 )
 from bot.alarm_context import AlarmAction, AlarmContext
-from bot.neutralise import username
+from jitwire.chattext import MAX_POST_CHARS, neutralise_alarm_text, username
 
 Post = Mapping[str, Any]
 Sign = Callable[[dict[str, Any]], str]
@@ -83,9 +81,9 @@ def muted_reply(
     notification: AlarmNotification, definition: AlarmDefinition | None, root: RootInfo, until: datetime
 ) -> dict[str, Any]:
     """A new ALARM while muted: a line in the last episode's thread, no new root and no mention."""
-    reason = neutralise(describe_reason(notification, definition), 500)
+    reason = neutralise_alarm_text(describe_reason(notification, definition), 500)
     message = (
-        f":mute: **{neutralise(root.alarm_name, 255)}** went {notification.new_state} again while muted "
+        f":mute: **{neutralise_alarm_text(root.alarm_name, 255)}** went {notification.new_state} again while muted "
         f"(until {hhmm(until)}): {reason}"
     )
     props = {PROP_NAME: root.alarm_name, PROP_EPISODE: episode_key(root.episode), PROP_ROLE: "reply"}

@@ -25,7 +25,6 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from alarms.sns import SeenMessages, SnsMessage, SnsRejected, SnsVerifier, route
-from backend.api.client import BackendError, BackendUnavailable
 from bot.alarm_buttons import AlarmButtons
 from bot.alarm_context import is_alarm_context
 from bot.alarm_intake import AlarmIntake
@@ -39,6 +38,7 @@ from bot.logsafe import shown
 from bot.mattermost.client import MattermostUnavailable, same_origin
 from bot.mattermost.payloads import ActionClick, DialogSubmission, SlashCommand
 from bot.metrics import CONTENT_TYPE, BotMetrics
+from jitwire.client import BackendError, BackendUnavailable
 
 log = logging.getLogger("bot.app")
 

@@ -8,8 +8,8 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import TypeVar
 
-from backend.api.client import BackendError, JitApiClient
 from bot.metrics import BotMetrics, status_label
+from jitwire.client import BackendError, JitApiClient
 
 T = TypeVar("T")
 

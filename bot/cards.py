@@ -12,11 +12,11 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from backend.api.contract import LifecycleEvent, RequestView
-from backend.domain.models import RequestStatus
 from bot import posts
 from bot.action_context import Action, ContextSigner
 from bot.mattermost.client import MattermostClient
+from jitwire.contract import LifecycleEvent, RequestView
+from jitwire.models import RequestStatus
 
 log = logging.getLogger("bot.cards")
 

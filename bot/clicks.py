@@ -13,9 +13,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from backend.api.client import BackendError, BackendUnavailable
-from backend.api.contract import RequestView
-from backend.domain.models import Person
 from bot import posts
 from bot.action_context import ActionContext, ContextRejected
 from bot.core import Core
@@ -23,6 +20,9 @@ from bot.explain import explain
 from bot.logsafe import shown
 from bot.mattermost.client import MattermostUnavailable
 from bot.mattermost.payloads import ActionClick
+from jitwire.client import BackendError, BackendUnavailable
+from jitwire.contract import RequestView
+from jitwire.models import Person
 
 log = logging.getLogger("bot.clicks")
 

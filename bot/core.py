@@ -8,15 +8,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from backend.api.client import BackendError
-from backend.api.contract import CreateRequestBody, RequestView
-from backend.domain.models import RequestStatus
 from bot import posts
 from bot.action_context import ContextSigner
 from bot.backend import Backend
 from bot.cards import Cards
 from bot.mattermost.client import MattermostClient, MattermostUnavailable
-from bot.neutralise import neutralise
+from jitwire.chattext import neutralise
+from jitwire.client import BackendError
+from jitwire.contract import CreateRequestBody, RequestView
+from jitwire.models import RequestStatus
 
 log = logging.getLogger("bot")
 

@@ -12,9 +12,9 @@ import logging
 from pydantic import ValidationError
 
 from alarms.sns import SeenMessages
-from backend.api.contract import LifecycleEvent
 from bot import posts
 from bot.core import Core
+from jitwire.contract import LifecycleEvent
 
 log = logging.getLogger("bot.events")
 

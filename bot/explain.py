@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from backend.api.client import BackendError, BackendUnavailable, OutcomeUnknown
-from bot.neutralise import neutralise
+from jitwire.chattext import neutralise
+from jitwire.client import BackendError, BackendUnavailable, OutcomeUnknown
 
 UNREACHABLE = (
     "The access service is unreachable right now, so nothing was changed. Please try again in a minute; "

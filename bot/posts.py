@@ -10,9 +10,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-from backend.api.contract import LifecycleEvent, RequestView
-from backend.domain.models import RequestStatus
-from bot.neutralise import bound_post, neutralise, username
+from jitwire.chattext import bound_post, neutralise, username
+from jitwire.contract import LifecycleEvent, RequestView
+from jitwire.models import RequestStatus
 
 Props = dict[str, Any]
 PROP_REQUEST: Final = "jit_request_id"

@@ -10,13 +10,13 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-from backend.api.report import GrantRow, summary, timeline_png
-from backend.domain.timefmt import parse_iso_z
-from bot.neutralise import bound_post, neutralise
+from jitwire.chattext import bound_post, neutralise
+from jitwire.report import GrantRow, summary, timeline_png
+from jitwire.timefmt import parse_iso_z
 
 if TYPE_CHECKING:
-    from backend.domain.models import Person
     from bot.core import Core, Reply
+    from jitwire.models import Person
 
 MAX_LINES = 20
 

@@ -27,8 +27,6 @@ from alarms.catalogue import RUNBOOK_FILE
 from alarms.format import AlarmPostSettings
 from alarms.runbook import load_runbook
 from alarms.sns import SnsVerifier
-from backend.api.client import JitApiClient
-from backend.api.signing import RequestSigner, SigningKey
 from bot.action_context import ContextSigner
 from bot.alarm_buttons import AlarmButtons
 from bot.alarm_context import AlarmContextSigner
@@ -46,6 +44,8 @@ from bot.mattermost.websocket import Backoff, ReconnectingWebsocket
 from bot.metrics import BotMetrics
 from bot.runbooks import default_runbooks_dir
 from bot.settings import BotSettings
+from jitwire.client import JitApiClient
+from jitwire.signing import RequestSigner, SigningKey
 
 log = logging.getLogger("bot")
 

@@ -5,7 +5,6 @@ Secrets are ``SecretStr`` so a stray ``repr`` or log line never shows them.
 
 from __future__ import annotations
 
-import base64
 import ipaddress
 from collections.abc import Mapping
 from pathlib import Path
@@ -13,6 +12,8 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from jitwire.b64url import b64url_decode_lenient
 
 ENV_PREFIX = "BOT_"
 
@@ -160,6 +161,6 @@ def _is_loopback(host: str) -> bool:
 
 def _b64url(text: str, name: str) -> bytes:
     try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        return b64url_decode_lenient(text)
     except ValueError as exc:
         raise ValueError(f"{name} is not base64url") from exc

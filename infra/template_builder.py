@@ -23,12 +23,13 @@ from alarms.catalogue import (
     cloudformation_resources,
 )
 from backend.adapters import tables
-from backend.names import (
+from jitwire.names import (
     ALARMS_TOPIC_NAME,
     DELIVERY_DLQ_NAME,
     EVENTS_TOPIC_NAME,
     FALLBACK_TOPIC_NAME,
     KEYSET_SECRET_NAME,
+    METRICS_NAMESPACE,
     STATE_MACHINE_NAME,
 )
 
@@ -326,7 +327,7 @@ def _environment() -> dict[str, Any]:
             "JIT_IDENTITY_CENTER_INSTANCE_ARN": ref("IdentityCenterInstanceArn"),
             "JIT_IDENTITY_STORE_ID": ref("IdentityStoreId"),
             "JIT_METRICS": "emf",
-            "POWERTOOLS_METRICS_NAMESPACE": "JIT/Access",
+            "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
             "POWERTOOLS_LOG_LEVEL": "INFO",  # JSON log lines (backend/handlers/logs.py); DEBUG while investigating
         }
     }

@@ -25,9 +25,10 @@ from backend.adapters import tables
 from backend.adapters.dynamodb_policy import DynamoPolicyStore
 from backend.adapters.dynamodb_requests import request_from_item
 from backend.domain.errors import DomainError
-from backend.domain.models import AccessRequest, RequestStatus
-from backend.domain.timefmt import iso_z
+from backend.domain.models import AccessRequest
 from backend.local.alarm_drill import State, fire
+from jitwire.models import RequestStatus
+from jitwire.timefmt import iso_z
 from sandbox.mattermost.webpage import is_loopback
 
 if TYPE_CHECKING:

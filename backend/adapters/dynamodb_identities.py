@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 from backend.adapters import tables
 from backend.domain.errors import BindingExists, BindingNotFound, IdentityTaken
 from backend.domain.models import IdentityBinding
-from backend.domain.timefmt import iso_z, parse_iso_z
+from jitwire.timefmt import iso_z, parse_iso_z
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

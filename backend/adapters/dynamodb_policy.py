@@ -13,14 +13,14 @@ from botocore.exceptions import ClientError
 from backend.adapters import tables
 from backend.domain.errors import ConcurrentUpdate, InvalidRequest
 from backend.domain.policy import Policy
-from backend.domain.timefmt import iso_z
+from jitwire.timefmt import iso_z
 
 if TYPE_CHECKING:
     from datetime import datetime
 
     from mypy_boto3_dynamodb import DynamoDBClient
 
-    from backend.domain.models import Person
+    from jitwire.models import Person
 
 POLICY_KIND = "policy"
 

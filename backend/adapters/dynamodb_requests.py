@@ -15,9 +15,10 @@ from botocore.exceptions import ClientError
 
 from backend.adapters import tables
 from backend.domain.errors import ConcurrentUpdate, RequestAlreadyExists, RequestNotFound
-from backend.domain.models import AccessRequest, CardRef, Person, RequestStatus
+from backend.domain.models import AccessRequest
 from backend.domain.ports import AuditEntry, OutboxEvent
-from backend.domain.timefmt import iso_z, parse_iso_z
+from jitwire.models import CardRef, Person, RequestStatus
+from jitwire.timefmt import iso_z, parse_iso_z
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

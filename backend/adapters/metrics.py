@@ -11,11 +11,11 @@ import threading
 from collections import Counter
 from typing import TYPE_CHECKING, Final
 
+from jitwire.names import HMAC_AUTH_FAILURES_METRIC, METRICS_NAMESPACE
+
 if TYPE_CHECKING:
     from mypy_boto3_cloudwatch import CloudWatchClient
 
-NAMESPACE: Final = "JIT/Access"
-HMAC_AUTH_FAILURES: Final = "HMACAuthFailures"
 HMAC_AUTH_FAILURES_BY_REASON: Final = "HMACAuthFailuresByReason"
 
 
@@ -24,12 +24,12 @@ class EmfMetrics:
         from aws_lambda_powertools import single_metric
         from aws_lambda_powertools.metrics import MetricUnit
 
-        with single_metric(name=name, unit=MetricUnit.Count, value=value, namespace=NAMESPACE) as metric:
+        with single_metric(name=name, unit=MetricUnit.Count, value=value, namespace=METRICS_NAMESPACE) as metric:
             if reason is not None:
                 metric.add_dimension(name="Reason", value=reason)
 
     def record_auth_failure(self, reason: str) -> None:
-        self.count(HMAC_AUTH_FAILURES)
+        self.count(HMAC_AUTH_FAILURES_METRIC)
         self.count(HMAC_AUTH_FAILURES_BY_REASON, reason=reason)
 
 
@@ -39,14 +39,14 @@ class CloudWatchMetrics:
 
     def count(self, name: str, value: float = 1.0) -> None:
         self._client.put_metric_data(
-            Namespace=NAMESPACE, MetricData=[{"MetricName": name, "Value": value, "Unit": "Count"}]
+            Namespace=METRICS_NAMESPACE, MetricData=[{"MetricName": name, "Value": value, "Unit": "Count"}]
         )
 
     def record_auth_failure(self, reason: str) -> None:
         self._client.put_metric_data(
-            Namespace=NAMESPACE,
+            Namespace=METRICS_NAMESPACE,
             MetricData=[
-                {"MetricName": HMAC_AUTH_FAILURES, "Value": 1, "Unit": "Count"},
+                {"MetricName": HMAC_AUTH_FAILURES_METRIC, "Value": 1, "Unit": "Count"},
                 {
                     "MetricName": HMAC_AUTH_FAILURES_BY_REASON,
                     "Value": 1,
@@ -72,4 +72,4 @@ class RecordingMetrics:
     def record_auth_failure(self, reason: str) -> None:
         with self._lock:
             self.auth_failures.append(reason)
-            self.counts[HMAC_AUTH_FAILURES] += 1
+            self.counts[HMAC_AUTH_FAILURES_METRIC] += 1

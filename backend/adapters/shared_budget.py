@@ -8,7 +8,11 @@ them. Booking is one conditional ``UpdateItem`` (DynamoDB numbers are exact deci
 slots never drift):
 
 - the queue is busy (``next_free`` is now or later): take ``next_free`` and move it one step on;
-- the queue is idle (``next_free`` is in the past or missing): take *now*, next free is now + step.
+- the queue is idle (``next_free`` is in the past or missing): take *now*, next free is one step
+  after that. If the queue ran dry less than a second ago (a burst), take now plus a lead of two
+  booking round trips (at most half a second): without it, when a booking takes longer than a
+  step (a busy DynamoDB), every instance that lost the race to restart the queue found it idle
+  again by its next try, and a hundred revokes spent ten bookings each.
 
 Revokes come first when the budget is short: an urgent call books whatever slot is free, while a
 normal one (grants, lookups, the reconciler's reads) books only if the queue ahead of it ends
@@ -32,7 +36,7 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import BotoCoreError, ClientError
 
 from backend.adapters import tables
-from backend.names import IDENTITY_CENTER_BUDGET
+from jitwire.names import IDENTITY_CENTER_BUDGET
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -47,6 +51,8 @@ _MILLI = Decimal("0.001")
 
 
 _MAX_LATE_REBOOKS = 3
+_MAX_LEAD = Decimal("0.5")
+_BURST_GAP = Decimal(1)  # the queue emptied less than this ago: calls are still arriving
 
 
 @dataclass(frozen=True)
@@ -79,6 +85,7 @@ class SharedCallBudget:
         self._clock = clock
         self._sleep = sleep
         self.fallbacks = 0  # calls that went through the per-process limiter instead
+        self._round_trip = Decimal(0)  # how long the last booking took (the idle path's lead)
 
     def acquire(self, urgent: bool = False) -> None:
         """Wait until this call's booked slot has come."""
@@ -87,6 +94,7 @@ class SharedCallBudget:
             now = self._now()
             try:
                 booking = self._book(now, urgent)
+                self._round_trip = max(self._now() - now, Decimal(0))
             except (ClientError, BotoCoreError):
                 log.warning("the shared call budget is unavailable; using this process's limiter", exc_info=True)
                 self.fallbacks += 1
@@ -131,16 +139,20 @@ class SharedCallBudget:
             current = exc.response.get("Item", {}).get("next_free", {}).get("N")  # type: ignore[attr-defined]
             if current is not None and Decimal(current) >= now:
                 return _QueueAhead(Decimal(current))  # busy beyond the horizon
+        # A queue that ran dry moments ago means a burst: lead, so the others find it busy. A lone
+        # call after a quiet spell (a cold start's first lookup) goes at once.
+        in_burst = current is not None and now - Decimal(current) < _BURST_GAP
+        slot = now + (min(2 * self._round_trip, _MAX_LEAD) if in_burst else 0)
         try:
             self._client.update_item(
                 TableName=tables.BUDGET,
                 Key={"budget": {"S": self._name}},
                 UpdateExpression="SET next_free = :next",
                 ConditionExpression="attribute_not_exists(next_free) OR next_free < :now",
-                ExpressionAttributeValues={":now": {"N": str(now)}, ":next": {"N": str(now + self._step)}},
+                ExpressionAttributeValues={":now": {"N": str(now)}, ":next": {"N": str(slot + self._step)}},
             )
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
             return _QueueAhead(now)  # another instance booked in between: ask again
-        return now
+        return slot

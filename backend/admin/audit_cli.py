@@ -8,9 +8,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from backend.adapters.dynamodb_audit import read_audit
 from backend.admin.context import ConfigurationError
-from backend.api.report import summary, timeline_png
-from backend.service.audit_report import build_report, read_audit, to_csv, to_html, to_json
+from backend.service.audit_report import build_report, to_csv, to_html, to_json
+from jitwire.report import summary, timeline_png
 
 if TYPE_CHECKING:
     from backend.admin.context import AdminContext

@@ -17,12 +17,13 @@ from typing import TYPE_CHECKING, Literal, TypeVar
 
 from backend.admin import journal as journal_file
 from backend.admin.journal import Journal, NoticeStep, RecordStep, SessionStep, Step, StepState, TargetStep
-from backend.api.contract import LifecycleEvent
 from backend.domain import lifecycle
 from backend.domain.errors import ConcurrentUpdate, RequestNotFound
 from backend.domain.lifecycle import SessionsEnded
-from backend.domain.models import AccessRequest, Person, RequestStatus
+from backend.domain.models import AccessRequest
 from backend.service.sessions import deny_sessions
+from jitwire.contract import LifecycleEvent
+from jitwire.models import Person, RequestStatus
 
 if TYPE_CHECKING:
     from datetime import datetime

@@ -27,14 +27,14 @@ from backend.admin.journal import StepState
 from backend.admin.keys import KeyStore, write_secret_file
 from backend.admin.policy import PolicyFileError, load_policy_file, policy_diff
 from backend.admin.render import identities_table, keys_table, plan_table, reconcile_table, requests_table
-from backend.api.signing import KEY_ID_PATTERN
 from backend.auth.errors import KeyStoreUnavailable
 from backend.auth.keyset import KeyEntry, KeySet, KeyStatus, generate_key
 from backend.domain.errors import BindingNotFound, DomainError, InvalidRequest, ReconcileFailed
 from backend.domain.models import IdentityBinding
 from backend.domain.session_deny import sessions_outlive_grants
-from backend.domain.timefmt import parse_duration
 from backend.service.policy_apply import resolve_users
+from jitwire.signing import KEY_ID_PATTERN
+from jitwire.timefmt import parse_duration
 
 if TYPE_CHECKING:
     from typing import TypeAlias

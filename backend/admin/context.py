@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from backend.domain.models import Person
 from backend.settings import BackendSettings
+from jitwire.models import Person
 
 if TYPE_CHECKING:
     from rich.console import Console

@@ -15,8 +15,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from backend.domain.assignment import AssignmentTarget
-from backend.domain.models import Person, RequestStatus
-from backend.domain.timefmt import iso_z
+from jitwire.models import Person, RequestStatus
+from jitwire.timefmt import iso_z
 
 
 class StepState(StrEnum):

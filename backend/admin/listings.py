@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer
 
 from backend.adapters import tables
 from backend.adapters.dynamodb_requests import request_from_item
-from backend.domain.models import AccessRequest, RequestStatus
+from backend.domain.models import AccessRequest
+from backend.domain.reconcile import STUCK_AFTER
+from jitwire.models import RequestStatus
 
 if TYPE_CHECKING:
     from datetime import datetime
 
     from backend.service.deps import Deps
-
-# The reconciler's own limit (backend.domain.reconcile): an APPROVED request older than this is stuck.
-STUCK_AFTER = timedelta(minutes=30)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from backend.domain.assignment import AssignmentTarget
-from backend.domain.timefmt import iso_z
+from jitwire.timefmt import iso_z
 
 if TYPE_CHECKING:
     from datetime import datetime

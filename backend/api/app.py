@@ -15,24 +15,24 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from pydantic import BaseModel, ValidationError
 
-from backend.api import contract
 from backend.api.jsonbody import parse_strict
-from backend.api.views import request_view
 from backend.auth.errors import AuthenticationFailed
 from backend.auth.verifier import SignedHttpRequest
 from backend.domain.errors import DomainError, InvalidRequest, NotAuthorized
-from backend.domain.models import CardRef, Person, RequestStatus
 from backend.domain.policy import Entitlement, Policy
-from backend.domain.timefmt import format_duration, parse_duration
+from backend.domain.wire import request_view
 from backend.service import requests as use_cases
 from backend.service.audit_report import build_report, to_json
 from backend.service.policy_apply import resolve_users
+from jitwire import contract
+from jitwire.models import CardRef, Person, RequestStatus
+from jitwire.timefmt import format_duration, parse_duration
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from backend.auth.verifier import HmacVerifier
-    from backend.service.audit_report import AuditRecord
+    from backend.domain.ports import AuditRecord
     from backend.service.deps import Deps
 
 log = logging.getLogger("backend.api")

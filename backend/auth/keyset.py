@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Annotated, Protocol
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
-from backend.api.signing import KEY_ID_PATTERN, KEY_SECRET_BYTES, b64url_decode, b64url_encode, new_key_secret
+from jitwire.b64url import b64url_decode, b64url_encode
+from jitwire.signing import KEY_ID_PATTERN, KEY_SECRET_BYTES, new_key_secret
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Annotated, Final, NoReturn, Protocol
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
-from backend.api.signing import (
+from backend.auth.errors import AuthenticationFailed, AuthReason, KeyStoreUnavailable, NonceStoreUnavailable
+from jitwire.signing import (
     HEADER_KEY_ID,
     HEADER_NONCE,
     HEADER_PATTERNS,
@@ -27,7 +28,6 @@ from backend.api.signing import (
     canonical_string,
     compute_signature,
 )
-from backend.auth.errors import AuthenticationFailed, AuthReason, KeyStoreUnavailable, NonceStoreUnavailable
 
 if TYPE_CHECKING:
     from collections.abc import Callable

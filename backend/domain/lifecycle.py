@@ -10,8 +10,9 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from backend.domain.errors import InvalidTransition, NotAuthorized, RequestExpired, RevokeAlreadyRequested
-from backend.domain.models import AccessRequest, Approval, Person, RequestStatus
-from backend.domain.timefmt import format_duration
+from backend.domain.models import AccessRequest, Approval
+from jitwire.models import Person, RequestStatus
+from jitwire.timefmt import format_duration
 
 S = RequestStatus
 

@@ -13,8 +13,9 @@ from typing import Annotated, Self
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, field_validator, model_validator
 
 from backend.domain.errors import InvalidRequest, NotAuthorized
-from backend.domain.models import AccessRequest, Identity, NotifyApprovers
-from backend.domain.timefmt import format_duration, parse_duration
+from backend.domain.models import AccessRequest, Identity
+from jitwire.models import NotifyApprovers
+from jitwire.timefmt import format_duration, parse_duration
 
 
 def _duration(value: object) -> object:

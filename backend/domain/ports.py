@@ -10,8 +10,10 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from backend.domain.assignment import AssignmentTarget
-    from backend.domain.models import AccessRequest, CardRef, IdentityBinding, Person, RequestStatus
+    from backend.domain.models import AccessRequest, IdentityBinding
     from backend.domain.policy import Policy
+    from jitwire.contract import LifecycleEvent
+    from jitwire.models import CardRef, Person, RequestStatus
 
 Clock = Callable[[], datetime]
 
@@ -27,6 +29,17 @@ class AuditEntry:
     from_status: RequestStatus | None
     to_status: RequestStatus
     detail: str | None = None
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """One row of the audit table as the auditors' report reads it back."""
+
+    request_id: str
+    type: str
+    at: datetime
+    actor: str | None  # username
+    event: LifecycleEvent | None  # None for events written before snapshots were stored
 
 
 @dataclass(frozen=True)

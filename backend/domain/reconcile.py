@@ -11,7 +11,8 @@ from datetime import datetime, timedelta
 
 from backend.domain.assignment import AssignmentTarget
 from backend.domain.lifecycle import reminder_due
-from backend.domain.models import AccessRequest, RequestStatus
+from backend.domain.models import AccessRequest
+from jitwire.models import RequestStatus
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,10 @@ class Drift:
 ReconcileAction = RevokeExpired | ExpirePending | RemindApprovers | FailStuckGrant | ReleaseDeadHolders | Drift
 
 
+# An APPROVED request older than this has a stuck grant workflow: the reconciler fails it, jit-admin lists it.
+STUCK_AFTER = timedelta(minutes=30)
+
+
 @dataclass(frozen=True)
 class ReconcileInputs:
     now: datetime
@@ -70,7 +75,7 @@ class ReconcileInputs:
     statuses: dict[str, RequestStatus]  # status of every request named in the ledger
     live_assignments: frozenset[AssignmentTarget]
     remove_drift: bool
-    stuck_after: timedelta = timedelta(minutes=30)
+    stuck_after: timedelta = STUCK_AFTER
     revoke_grace: timedelta = timedelta(seconds=60)
 
 

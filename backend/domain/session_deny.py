@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
-from backend.domain.timefmt import format_duration
+from jitwire.timefmt import format_duration
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

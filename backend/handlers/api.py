@@ -20,8 +20,8 @@ if TYPE_CHECKING:
     import boto3
 
     from backend.api.app import JitApi
+    from backend.domain.ports import AuditRecord
     from backend.handlers.logs import Handler
-    from backend.service.audit_report import AuditRecord
     from backend.service.deps import Deps
     from backend.settings import BackendSettings
     from backend.wiring import Clients
@@ -44,12 +44,12 @@ class ApiProcess:
 
 
 def build_process(settings: BackendSettings, clients: Clients, deps: Deps) -> ApiProcess:
+    from backend.adapters.dynamodb_audit import read_audit
     from backend.adapters.dynamodb_nonces import DynamoNonceStore
     from backend.adapters.secrets_keyset import SecretsManagerKeySetProvider
     from backend.api.app import JitApi
     from backend.auth.keyset import CachedKeySet
     from backend.auth.verifier import HmacVerifier
-    from backend.service.audit_report import read_audit
 
     verifier = HmacVerifier(
         keys=CachedKeySet(SecretsManagerKeySetProvider(clients.secretsmanager, settings.keyset_secret_id)),

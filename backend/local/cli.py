@@ -13,11 +13,12 @@ import sys
 import uuid
 from pathlib import Path
 
-from backend.api.client import BackendError, BackendUnavailable, JitApiClient
-from backend.api.contract import CreateRequestBody
-from backend.api.signing import RequestSigner, SigningKey, b64url_decode
-from backend.domain.models import Person
 from backend.local.config import LocalStackConfig, default_config_path
+from jitwire.b64url import b64url_decode
+from jitwire.client import BackendError, BackendUnavailable, JitApiClient
+from jitwire.contract import CreateRequestBody
+from jitwire.models import Person
+from jitwire.signing import RequestSigner, SigningKey
 
 
 def _client(config: LocalStackConfig) -> JitApiClient:

@@ -1,6 +1,7 @@
 """moto's server, switched to executing state machines, with the three seams the local stack needs.
 
-0. DynamoDB: writes are serialised so conditional writes are atomic, as in DynamoDB.
+0. DynamoDB: writes are serialised so conditional writes are atomic, as in DynamoDB; a cancelled
+   transaction rolls back the items it named, not a copy of whole tables (``moto_transactions``).
 1. Lambda: ``LambdaSimpleBackend.invoke`` dispatches to the real handlers by function name, and a
    raised exception becomes a function error whose ``errorType`` is its class name, as in AWS.
 2. Wait: ``TimestampPath`` waits follow the stack's clock (moto compares with naive local time,
@@ -31,6 +32,7 @@ from typing import Any
 import requests
 
 from backend.local.moto_provisioning import install_provisioning
+from backend.local.moto_transactions import install_item_level_transactions
 
 log = logging.getLogger("backend.local")
 
@@ -120,6 +122,7 @@ def install_patches(registry: LambdaRegistry, clock: Clock, retry_sleep_factor: 
             raise FailureEventException(self._create_failure_event(env, text))
         _wait_until(clock, target, env)
 
+    install_item_level_transactions()  # before serialising, so the lock covers its rollback too
     _serialise_dynamodb()
     _deliver_http_as_sns(clock)
     install_provisioning()

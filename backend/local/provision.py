@@ -15,10 +15,12 @@ from backend.adapters import tables
 from backend.adapters.dynamodb_policy import DynamoPolicyStore
 from backend.adapters.secrets_keyset import write_keyset
 from backend.auth.keyset import KeySet, KeyStatus, generate_key
-from backend.domain.models import Person
 from backend.domain.policy import Policy
 from backend.local.config import LocalStackConfig
-from backend.names import (
+from backend.wiring import Clients
+from backend.workflow.definition import load_definition
+from jitwire.models import Person
+from jitwire.names import (
     ALARMS_TOPIC_NAME,
     DELIVERY_DLQ_NAME,
     EVENTS_TOPIC_NAME,
@@ -26,8 +28,6 @@ from backend.names import (
     KEYSET_SECRET_NAME,
     STATE_MACHINE_NAME,
 )
-from backend.wiring import Clients
-from backend.workflow.definition import load_definition
 
 ACCOUNT_ID = "123456789012"  # moto's default account
 SYSTEM = Person(user_id="local-stack", username="local-stack", email="local-stack@localhost")

@@ -20,8 +20,6 @@ from typing import TYPE_CHECKING, Any
 import boto3
 
 from backend.adapters.dynamodb_requests import DynamoRequestStore
-from backend.api.client import JitApiClient
-from backend.api.signing import RequestSigner, SigningKey, b64url_decode
 from backend.domain.errors import ReconcileFailed
 from backend.handlers.api import ApiProcess, build_process
 from backend.handlers.reconciler import run_reconciler
@@ -32,16 +30,19 @@ from backend.local.http_api import LocalApiServer
 from backend.local.moto_runtime import LambdaRegistry, install_patches, reset_moto, start_moto_server
 from backend.local.provision import Provisioned, bot_key_path, provision
 from backend.local.watchdog import CheckResult, check, sample_queue_depth
-from backend.names import DELIVERY_DLQ_NAME
 from backend.settings import BackendSettings
 from backend.wiring import build_deps, make_clients, utc_now
+from jitwire.b64url import b64url_decode
+from jitwire.client import JitApiClient
+from jitwire.names import DELIVERY_DLQ_NAME
+from jitwire.signing import RequestSigner, SigningKey
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from backend.domain.models import RequestStatus
     from backend.service.deps import Deps
     from backend.wiring import Clients
+    from jitwire.models import RequestStatus
 
 log = logging.getLogger("backend.local")
 
@@ -209,9 +210,9 @@ class LocalStack:
         data = json.loads(self.key_file.read_text(encoding="utf-8"))
         return SigningKey(key_id=data["key_id"], secret=b64url_decode(data["secret"]))
 
-    def client(self) -> JitApiClient:
+    def client(self, timeout: float = 10.0) -> JitApiClient:
         signer = RequestSigner(self.signing_key(), self.config.audience)
-        return JitApiClient(self.api_url, signer)
+        return JitApiClient(self.api_url, signer, timeout=timeout)
 
     def subscribe_http(self, topic_arn: str, url: str) -> str:
         """Subscribe an HTTP endpoint (the bot's /sns) to a topic; moto confirms at once. As in the

@@ -2,8 +2,8 @@
 
 Each audit event carries the lifecycle event published with it (the request as it was after that
 transition), so the append-only ``jit_audit`` table is enough: no read of ``jit_requests``, which
-changes. Building the rows is pure; reading the table is :func:`read_audit`; formats are csv, json
-and html (with the timeline picture of :mod:`backend.service.timeline`).
+changes. Building the rows is pure; reading the table is ``backend.adapters.dynamodb_audit``; formats
+are csv, json and html (with the timeline picture of ``jitwire.report``).
 """
 
 from __future__ import annotations
@@ -13,18 +13,16 @@ import html
 import io
 import json
 from collections import defaultdict
-from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
-from backend.api.contract import LifecycleEvent
-from backend.api.report import COLUMNS, GrantRow, summary
-from backend.domain.timefmt import iso_z, parse_iso_z
+from jitwire.report import COLUMNS, GrantRow, summary
+from jitwire.timefmt import iso_z
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from mypy_boto3_dynamodb import DynamoDBClient
+    from backend.domain.ports import AuditRecord
 
 OUTCOMES: Final = {
     "access.break_glass": "break-glass",
@@ -33,15 +31,6 @@ OUTCOMES: Final = {
     "request.cancelled": "cancelled",
     "request.expired": "approval expired",
 }
-
-
-@dataclass(frozen=True)
-class AuditRecord:
-    request_id: str
-    type: str
-    at: datetime
-    actor: str | None  # username
-    event: LifecycleEvent | None  # None for events written before snapshots were stored
 
 
 def _first(records: list[AuditRecord], kind: str) -> AuditRecord | None:
@@ -108,39 +97,6 @@ def build_report(
         if began < end and (finished is None or finished >= start):
             rows.append(row)
     return sorted(rows, key=lambda r: (r.requested_at or start, r.request_id))
-
-
-# -- reading the audit table -----------------------------------------------------------------------
-
-
-def read_audit(client: DynamoDBClient, until: datetime) -> list[AuditRecord]:
-    """Every audit event up to ``until`` (a scan: the report runs rarely, from an operator's shell)."""
-    from boto3.dynamodb.types import TypeDeserializer
-
-    from backend.adapters import tables
-
-    deserializer = TypeDeserializer()
-    records = []
-    for page in client.get_paginator("scan").paginate(
-        TableName=tables.AUDIT,
-        FilterExpression="#at < :until",
-        ExpressionAttributeNames={"#at": "at"},
-        ExpressionAttributeValues={":until": {"S": iso_z(until)}},
-    ):
-        for raw in page.get("Items", []):
-            item: dict[str, Any] = {k: deserializer.deserialize(v) for k, v in raw.items()}
-            event = LifecycleEvent.model_validate_json(item["event"]) if item.get("event") else None
-            actor = item.get("actor") or {}
-            records.append(
-                AuditRecord(
-                    request_id=str(item["request_id"]),
-                    type=str(item["type"]),
-                    at=parse_iso_z(str(item["at"])),
-                    actor=actor.get("username"),
-                    event=event,
-                )
-            )
-    return records
 
 
 # -- formats ---------------------------------------------------------------------------------------

@@ -7,13 +7,13 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from backend.api.views import lifecycle_event
 from backend.domain.ports import AuditEntry
+from backend.domain.wire import lifecycle_event
 
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from backend.domain.models import AccessRequest, Person, RequestStatus
+    from backend.domain.models import AccessRequest
     from backend.domain.ports import (
         AssignmentGateway,
         Clock,
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
         SessionPolicies,
         Workflow,
     )
+    from jitwire.models import Person, RequestStatus
 
 log = logging.getLogger("backend.service")
 

@@ -18,7 +18,8 @@ from backend.domain.errors import (
     IdentityTaken,
     PrincipalNotFound,
 )
-from backend.domain.models import Identity, IdentityBinding, Person
+from backend.domain.models import Identity, IdentityBinding
+from jitwire.models import Person
 
 if TYPE_CHECKING:
     from backend.domain.policy import Policy, Rule
@@ -31,6 +32,16 @@ ASK_AN_ADMIN = "ask a JIT admin to check your link (jit-admin identities)"
 
 def identify(deps: Deps, person: Person) -> Identity:
     """The acting account's Identity Center user and groups, binding it on first use."""
+    return with_groups(deps, bound_identity(deps, person))
+
+
+def with_groups(deps: Deps, who: Identity) -> Identity:
+    return who.model_copy(update={"groups": deps.directory.group_names_for_user(who.principal_id)})
+
+
+def bound_identity(deps: Deps, person: Person) -> Identity:
+    """The acting account's Identity Center user, binding it on first use; its groups are not looked
+    up (left empty). Enough to recognise a requester, never to grant what a group may do."""
     binding = deps.identities.get(person.user_id)
     if binding is None:
         binding = _bind(deps, person)
@@ -47,8 +58,7 @@ def identify(deps: Deps, person: Person) -> Identity:
             f"your Mattermost e-mail address ({person.email}) is not the one your account was linked with "
             f"({binding.email}); nothing was done. If the change is genuine, {ASK_AN_ADMIN}"
         )
-    groups = deps.directory.group_names_for_user(binding.principal_id)
-    return Identity(person=person, principal_id=binding.principal_id, groups=groups)
+    return Identity(person=person, principal_id=binding.principal_id)
 
 
 def bound_approvers(deps: Deps, policy: Policy, rule: Rule, requester_principal_id: str) -> tuple[str, ...]:

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING
 
 from backend.domain import lifecycle
 from backend.domain.errors import ReconcileFailed, RequestNotFound
-from backend.domain.models import RequestStatus
 from backend.domain.reconcile import (
     Drift,
     ExpirePending,
@@ -27,6 +26,7 @@ from backend.service.access import release_holders
 from backend.service.sessions import reconcile_session_denies
 from backend.service.system_events import publish_system_event
 from backend.service.workflow_tasks import mark_error, revoke_now
+from jitwire.models import RequestStatus
 
 if TYPE_CHECKING:
     from backend.domain.assignment import AssignmentTarget

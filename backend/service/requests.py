@@ -10,7 +10,6 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from backend.api.views import lifecycle_event
 from backend.domain import lifecycle
 from backend.domain.assignment import AssignmentTarget
 from backend.domain.errors import (
@@ -25,7 +24,7 @@ from backend.domain.errors import (
     WorkflowUnavailable,
 )
 from backend.domain.lifecycle import Role
-from backend.domain.models import AccessRequest, Identity, Person, RequestStatus
+from backend.domain.models import AccessRequest, Identity
 from backend.domain.policy import (
     Entitlement,
     Policy,
@@ -34,13 +33,15 @@ from backend.domain.policy import (
     decide_eligibility,
     may_end_early,
 )
-from backend.domain.timefmt import parse_duration
-from backend.service.identity import bound_approvers, identify
+from backend.domain.wire import lifecycle_event
+from backend.service.identity import bound_approvers, bound_identity, identify, with_groups
+from jitwire.models import Person, RequestStatus
+from jitwire.timefmt import parse_duration
 
 if TYPE_CHECKING:
-    from backend.api.contract import CreateRequestBody
-    from backend.domain.models import CardRef
     from backend.service.deps import Deps
+    from jitwire.contract import CreateRequestBody
+    from jitwire.models import CardRef
 
 log = logging.getLogger("backend.requests")
 
@@ -275,9 +276,11 @@ def can_view(policy: Policy, request: AccessRequest, who: Identity) -> bool:
 
 
 def get_request(deps: Deps, actor: Person, request_id: str) -> AccessRequest:
-    who = identify(deps, actor)
+    who = bound_identity(deps, actor)
     request = deps.store.get(request_id)
-    if not can_view(deps.policies.current(), request, who):
+    if who.is_requester_of(request):  # their own request: no group lookup (a cold start's first GET)
+        return request
+    if not can_view(deps.policies.current(), request, with_groups(deps, who)):
         raise NotAuthorized("you may only view your own requests and those you approve")
     return request
 

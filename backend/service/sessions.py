@@ -23,8 +23,8 @@ from backend.domain.session_deny import (
     project_denies,
     remove_denies,
 )
-from backend.domain.timefmt import iso_z
 from backend.service.system_events import publish_system_event
+from jitwire.timefmt import iso_z
 
 if TYPE_CHECKING:
     from backend.domain.assignment import AssignmentTarget

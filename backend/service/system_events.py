@@ -10,7 +10,7 @@ import json
 import uuid
 from typing import TYPE_CHECKING
 
-from backend.domain.timefmt import iso_z
+from jitwire.timefmt import iso_z
 
 if TYPE_CHECKING:
     from backend.service.deps import Deps

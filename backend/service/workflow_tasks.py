@@ -12,10 +12,11 @@ from typing import TYPE_CHECKING, Any
 
 from backend.domain import lifecycle
 from backend.domain.errors import ConcurrentUpdate, InvalidTransition
-from backend.domain.models import AccessRequest, RequestStatus
-from backend.domain.timefmt import iso_z
+from backend.domain.models import AccessRequest
 from backend.service.access import hold_access, release_access
 from backend.service.sessions import end_sessions, should_end_sessions
+from jitwire.models import RequestStatus
+from jitwire.timefmt import iso_z
 
 if TYPE_CHECKING:
     from backend.service.deps import Deps

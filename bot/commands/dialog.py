@@ -10,14 +10,14 @@ from typing import Any, Final
 
 from pydantic import ValidationError
 
-from backend.api.client import BackendError, BackendUnavailable
-from backend.api.contract import Catalog, CatalogEntry, CreateRequestBody
-from backend.domain.timefmt import parse_duration
 from bot.action_context import ContextRejected, verify_state
 from bot.commands.parsing import OpenRequestDialog
 from bot.core import Core, idempotency_key, submitted_text
 from bot.explain import explain
 from bot.mattermost.payloads import DialogSubmission
+from jitwire.client import BackendError, BackendUnavailable
+from jitwire.contract import Catalog, CatalogEntry, CreateRequestBody
+from jitwire.timefmt import parse_duration
 
 CALLBACK_ID: Final = "jitrequest"
 _SEP: Final = "/"

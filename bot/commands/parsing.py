@@ -7,8 +7,8 @@ from typing import Final
 
 from pydantic import BaseModel, ConfigDict
 
-from backend.domain.timefmt import parse_duration
-from bot.neutralise import neutralise
+from jitwire.chattext import neutralise
+from jitwire.timefmt import parse_duration
 
 MIN_REASON: Final = 3
 MAX_REASON: Final = 500

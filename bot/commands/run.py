@@ -8,9 +8,6 @@ from datetime import timedelta
 
 from pydantic import ValidationError
 
-from backend.api.client import BackendError, BackendUnavailable
-from backend.api.contract import CreateRequestBody, RequestView
-from backend.domain.models import Person
 from bot import posts
 from bot.action_context import DialogState, sign_state
 from bot.commands import parsing as p
@@ -18,8 +15,11 @@ from bot.commands.dialog import request_dialog
 from bot.core import Core, Reply, idempotency_key, submitted_text
 from bot.explain import explain
 from bot.mattermost.client import MattermostUnavailable
-from bot.neutralise import bound_post, neutralise, username
 from bot.report import send_report
+from jitwire.chattext import bound_post, neutralise, username
+from jitwire.client import BackendError, BackendUnavailable
+from jitwire.contract import CreateRequestBody, RequestView
+from jitwire.models import Person
 
 log = logging.getLogger("bot.commands")
 

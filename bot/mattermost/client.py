@@ -20,9 +20,9 @@ import requests
 from mattermostdriver import Driver
 from mattermostdriver.exceptions import NotEnoughPermissions
 
-from backend.domain.models import Person
 from bot.mattermost.trust import EmailTrust
 from bot.metrics import BotMetrics, status_label
+from jitwire.models import Person
 
 T = TypeVar("T")
 Json = dict[str, Any]

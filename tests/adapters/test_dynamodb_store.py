@@ -11,9 +11,9 @@ from botocore.exceptions import ClientError
 from backend.adapters import tables
 from backend.adapters.dynamodb_requests import DynamoRequestStore, audit_to_item, request_to_item
 from backend.domain.errors import ConcurrentUpdate, RequestAlreadyExists, RequestNotFound
-from backend.domain.models import CardRef, RequestStatus
 from backend.domain.ports import AuditEntry
-from backend.domain.timefmt import iso_z
+from jitwire.models import CardRef, RequestStatus
+from jitwire.timefmt import iso_z
 from tests.unit.world import BOB, T0, pending
 
 

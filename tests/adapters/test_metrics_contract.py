@@ -2,12 +2,9 @@
 
 import json
 
-from alarms.catalogue import CATALOGUE_BY_NAME, CUSTOM_NAMESPACE, HMAC_AUTH_FAILURES_METRIC
-from backend.adapters.metrics import HMAC_AUTH_FAILURES, NAMESPACE, EmfMetrics
-
-
-def test_names_match_the_alarm_catalogue():
-    assert (NAMESPACE, HMAC_AUTH_FAILURES) == (CUSTOM_NAMESPACE, HMAC_AUTH_FAILURES_METRIC)
+from alarms.catalogue import CATALOGUE_BY_NAME
+from backend.adapters.metrics import EmfMetrics
+from jitwire.names import HMAC_AUTH_FAILURES_METRIC as HMAC_AUTH_FAILURES
 
 
 def test_emf_line_has_no_dimensions_so_the_alarm_sees_it(capsys):
@@ -22,10 +19,3 @@ def test_emf_line_has_no_dimensions_so_the_alarm_sees_it(capsys):
     alarm = CATALOGUE_BY_NAME["JIT-HMACAuthFailures"]
     assert alarm.metric.metric_name == HMAC_AUTH_FAILURES
     assert alarm.metric.dimensions == ()
-
-
-def test_topic_names_match_the_alarms_library():
-    from alarms.sns import ALARM_TOPIC, LIFECYCLE_TOPIC
-    from backend.names import ALARMS_TOPIC_NAME, EVENTS_TOPIC_NAME
-
-    assert (LIFECYCLE_TOPIC, ALARM_TOPIC) == (EVENTS_TOPIC_NAME, ALARMS_TOPIC_NAME)

@@ -15,10 +15,11 @@ from rich.console import Console
 
 from backend.admin.cli import run
 from backend.admin.context import AdminContext, operator_person
-from backend.api.contract import CreateRequestBody
-from backend.domain.models import AccessRequest, Person, RequestStatus
+from backend.domain.models import AccessRequest
 from backend.local.stack import LocalStack
 from backend.wiring import Clients, build_deps, make_clients
+from jitwire.contract import CreateRequestBody
+from jitwire.models import Person, RequestStatus
 
 ALICE = Person(user_id="mmalice", username="alice", email="alice@example.com", vouched_by="sso:saml")
 BOB = Person(user_id="mmbob", username="bob", email="bob@example.com", vouched_by="sso:saml")

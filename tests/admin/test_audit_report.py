@@ -12,10 +12,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from backend.adapters import tables
-from backend.api.contract import CreateRequestBody
-from backend.api.report import timeline_png
-from backend.domain.models import RequestStatus as S
-from backend.service.audit_report import build_report, read_audit
+from backend.adapters.dynamodb_audit import read_audit
+from backend.service.audit_report import build_report
+from jitwire.contract import CreateRequestBody
+from jitwire.models import RequestStatus as S
+from jitwire.report import timeline_png
 from tests.admin.conftest import granted
 from tests.scenarios.helpers import BOB, DAVE
 
@@ -85,7 +86,7 @@ def test_html_report_embeds_a_readable_timeline_picture(stack, admin, tmp_path):
 
 def test_timeline_picture_of_a_busy_week(tmp_path):
     """The committed example under docs/ is this picture; also checks it is not blank."""
-    from backend.api.report import GrantRow
+    from jitwire.report import GrantRow
 
     start = datetime(2026, 11, 23, tzinfo=UTC)
     sets = ("AdministratorAccess", "PowerUserAccess", "ReadOnlyAccess")

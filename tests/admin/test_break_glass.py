@@ -9,7 +9,7 @@ from datetime import timedelta
 from backend.admin import journal as journal_file
 from backend.admin.journal import StepState
 from backend.domain.assignment import AssignmentTarget
-from backend.domain.models import RequestStatus
+from jitwire.models import RequestStatus
 from tests.admin.conftest import OPERATOR, failing, granted
 
 

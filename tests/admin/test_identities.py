@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from backend.domain.models import RequestStatus
+from jitwire.models import RequestStatus
 from tests.admin.conftest import ALICE, OPERATOR, granted
 
 

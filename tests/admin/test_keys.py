@@ -7,9 +7,10 @@ import stat
 
 import pytest
 
-from backend.api.client import BackendError, JitApiClient
-from backend.api.signing import RequestSigner, SigningKey, b64url_decode
 from backend.auth.keyset import KeyStatus
+from jitwire.b64url import b64url_decode
+from jitwire.client import BackendError, JitApiClient
+from jitwire.signing import RequestSigner, SigningKey
 from tests.admin.conftest import ALICE
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from backend.domain.models import RequestStatus
+from jitwire.models import RequestStatus
 from tests.admin.conftest import OPERATOR, granted
 
 POLICY = Path(__file__).resolve().parents[2] / "config" / "policy.yaml"

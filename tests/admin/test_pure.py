@@ -11,8 +11,8 @@ from backend.admin.confirm import ConfirmationRefused, confirm
 from backend.admin.context import STACK_OUTPUTS, ConfigurationError, operator_person, settings_from_outputs
 from backend.admin.policy import policy_diff
 from backend.domain.assignment import AssignmentTarget
-from backend.domain.models import RequestStatus
 from backend.domain.policy import Policy
+from jitwire.models import RequestStatus
 
 A = AssignmentTarget(principal_id="u1", account_id="111111111111", permission_set_arn="arn:ps/a")
 B = AssignmentTarget(principal_id="u1", account_id="222222222222", permission_set_arn="arn:ps/b")

@@ -13,23 +13,23 @@ import pytest
 from alarms.catalogue import CATALOGUE, AlarmDefinition, definition_for
 from alarms.cloudwatch import AlarmNotification, parse_alarm_message
 from alarms.format import (
-    MAX_POST_CHARS,
     AlarmPostSettings,
     RootInfo,
     decide_thread_action,
     format_alarm_post,
-    format_duration,
     format_flap_reply,
     format_gap_reply,
     format_ok_reply,
     latest_root,
     mark_root_resolved,
-    neutralise,
     post_chars,
     root_info,
 )
 from alarms.runbook import AlarmSection, CodeBlock, InvestigationStep, load_runbook
 from alarms.sns import SnsVerifier, route
+from jitwire.chattext import MAX_POST_CHARS
+from jitwire.chattext import neutralise_alarm_text as neutralise
+from jitwire.timefmt import format_elapsed as format_duration
 from tests.alarms.conftest import ALARM_TOPIC, NOW, Signer, encode, fixture_text
 
 RUNBOOK = load_runbook(

@@ -6,9 +6,10 @@ import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from backend.api.signing import RequestSigner, SigningKey, b64url_encode
 from backend.auth.keyset import CachedKeySet, KeyEntry, KeySet, KeyStatus
 from backend.auth.verifier import HmacVerifier, SignedHttpRequest
+from jitwire.b64url import b64url_encode
+from jitwire.signing import RequestSigner, SigningKey
 
 AUDIENCE = "jit-api.test.eu-central-1"
 NOW = datetime(2026, 11, 27, 14, 0, tzinfo=UTC).timestamp()

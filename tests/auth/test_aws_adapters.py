@@ -56,7 +56,7 @@ def _verifier(dynamodb: DynamoDBClient, secrets: SecretsManagerClient, clock: Fa
 
 
 def _signer_for(entry: Any, clock: FakeClock) -> Any:
-    from backend.api.signing import RequestSigner, SigningKey
+    from jitwire.signing import RequestSigner, SigningKey
 
     return RequestSigner(SigningKey(entry.id, entry.secret_bytes()), AUDIENCE, clock=clock)
 

@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
-from backend.api.signing import b64url_encode
 from backend.auth.errors import KeyStoreUnavailable
 from backend.auth.keyset import (
     CachedKeySet,
@@ -23,6 +22,7 @@ from backend.auth.keyset import (
     remove_key,
     retire,
 )
+from jitwire.b64url import b64url_encode
 from tests.auth.helpers import ACTIVE, PREVIOUS, FakeClock, FakeKeySetProvider
 
 T0 = datetime(2026, 11, 27, 14, 0, tzinfo=UTC)

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from backend.api.signing import (
+from jitwire.b64url import b64url_decode
+from jitwire.signing import (
     HEADER_KEY_ID,
     HEADER_NONCE,
     HEADER_SIGNATURE,
@@ -19,7 +20,6 @@ from backend.api.signing import (
     NONCE_PATTERN,
     RequestSigner,
     SigningKey,
-    b64url_decode,
     canonical_query,
     canonical_string,
     compute_signature,

@@ -10,7 +10,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from backend.api.signing import (
+from backend.auth.errors import AuthenticationFailed, AuthReason, KeyStoreUnavailable
+from backend.auth.keyset import CachedKeySet, KeyEntry, KeySet, KeyStatus, add_key, generate_key, retire
+from backend.auth.verifier import HmacVerifier, SignedHttpRequest, VerifiedCaller
+from jitwire.b64url import b64url_encode
+from jitwire.signing import (
     HEADER_KEY_ID,
     HEADER_NONCE,
     HEADER_SIGNATURE,
@@ -18,12 +22,8 @@ from backend.api.signing import (
     SIGNED_HEADERS,
     RequestSigner,
     SigningKey,
-    b64url_encode,
     new_nonce,
 )
-from backend.auth.errors import AuthenticationFailed, AuthReason, KeyStoreUnavailable
-from backend.auth.keyset import CachedKeySet, KeyEntry, KeySet, KeyStatus, add_key, generate_key, retire
-from backend.auth.verifier import HmacVerifier, SignedHttpRequest, VerifiedCaller
 from tests.auth.helpers import ACTIVE, AUDIENCE, BODY, NOW, PREVIOUS, Harness, make_harness, signed_request
 
 

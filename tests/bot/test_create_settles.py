@@ -11,10 +11,10 @@ import threading
 
 import pytest
 
-from backend.api.client import BackendUnavailable, JitApiClient, OutcomeUnknown
-from backend.api.contract import CreateRequestBody
-from backend.api.signing import RequestSigner, SigningKey
 from bot.explain import UNCONFIRMED, UNREACHABLE, explain
+from jitwire.client import BackendUnavailable, JitApiClient, OutcomeUnknown
+from jitwire.contract import CreateRequestBody
+from jitwire.signing import RequestSigner, SigningKey
 from tests.unit.world import ALICE
 
 BODY = CreateRequestBody(

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.neutralise import MAX_POST_CHARS, ZWSP, bound_post, neutralise, truncate, username
+from jitwire.chattext import MAX_POST_CHARS, ZWSP, bound_post, neutralise, truncate, username
 from tests.bot.mention_check import channel_wide_mentions, markdown_images
 
 CORPUS = [

@@ -4,9 +4,9 @@ from datetime import timedelta
 
 import pytest
 
-from backend.domain.models import RequestStatus
 from bot import posts
-from bot.neutralise import MAX_POST_CHARS
+from jitwire.chattext import MAX_POST_CHARS
+from jitwire.models import RequestStatus
 from tests.bot.mention_check import channel_wide_mentions, scanned_texts
 from tests.bot.views import ALICE, BOB, NOW, approved_by, event, view
 

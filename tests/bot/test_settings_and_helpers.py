@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from backend.api.client import BackendError, BackendUnavailable
 from bot.direct import command_text, owned_by
 from bot.explain import UNREACHABLE, explain
 from bot.settings import BotSettings, parse_env_file
+from jitwire.client import BackendError, BackendUnavailable
 
 KEY = base64.urlsafe_b64encode(b"a" * 32).decode().rstrip("=")
 ENV = {

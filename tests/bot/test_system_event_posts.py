@@ -1,7 +1,7 @@
 from datetime import UTC, datetime, timedelta
 
-from backend.api.contract import LifecycleEvent
 from bot import posts
+from jitwire.contract import LifecycleEvent
 
 NOW = datetime(2026, 11, 27, 14, 0, tzinfo=UTC)
 BOT = "bot-user-id"

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from backend.api.contract import ApprovalView, LifecycleEvent, RequestView
-from backend.domain.models import CardRef, Person, RequestStatus
+from jitwire.contract import ApprovalView, LifecycleEvent, RequestView
+from jitwire.models import CardRef, Person, RequestStatus
 
 NOW = datetime(2026, 11, 27, 14, 0, tzinfo=UTC)
 ALICE = Person(user_id="ua", username="alice", email="alice@example.com")

@@ -8,7 +8,7 @@ from typing import Any
 
 import requests
 
-from backend.domain.models import RequestStatus
+from jitwire.models import RequestStatus
 from tests.e2e.conftest import System, wait_until
 
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from backend.domain.models import IdentityBinding, Person, RequestStatus
+from backend.domain.models import IdentityBinding
+from jitwire.models import Person, RequestStatus
 from tests.e2e.conftest import System, wait_until
 from tests.e2e.test_approval_flow import buttons, request_card, wait_card
 

@@ -7,9 +7,9 @@ import base64
 import secrets
 import uuid
 
-from backend.api.contract import CreateRequestBody
-from backend.domain.models import Person, RequestStatus
 from bot.mattermost.trust import VERIFIED_EMAIL
+from jitwire.contract import CreateRequestBody
+from jitwire.models import Person, RequestStatus
 from tests.e2e.conftest import System, wait_until
 from tests.e2e.test_approval_flow import buttons, fields
 

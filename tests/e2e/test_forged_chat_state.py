@@ -10,9 +10,9 @@ from typing import Any
 
 import requests
 
-from backend.domain.models import CardRef, Person
 from bot import posts
 from bot.runtime import BotThread
+from jitwire.models import CardRef, Person
 from tests.bot.views import event, view
 from tests.e2e.conftest import System, wait_until
 from tests.e2e.test_alarms import roots, subscribed_bot

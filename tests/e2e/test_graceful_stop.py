@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
-from backend.domain.models import RequestStatus
+from jitwire.models import RequestStatus
 from tests.e2e.conftest import System, bot_settings, bound_socket, wait_until
 from tests.e2e.test_approval_flow import buttons, request_card
 

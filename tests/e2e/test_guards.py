@@ -8,7 +8,7 @@ from typing import Any
 
 import requests
 
-from backend.domain.models import RequestStatus
+from jitwire.models import RequestStatus
 from tests.bot.mention_check import channel_wide_mentions, markdown_images, scanned_texts
 from tests.e2e.conftest import System, wait_until
 from tests.e2e.test_approval_flow import buttons, fields, request_card

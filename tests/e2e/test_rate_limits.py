@@ -7,7 +7,7 @@ from collections import Counter
 from datetime import timedelta
 from typing import Any
 
-from backend.domain.models import RequestStatus
+from jitwire.models import RequestStatus
 from tests.e2e.conftest import System, wait_until
 from tests.e2e.test_approval_flow import buttons, request_card, wait_card
 

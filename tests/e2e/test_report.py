@@ -3,9 +3,9 @@ uploaded through POST /api/v4/files and posted with file_ids (validated against 
 
 from __future__ import annotations
 
-from backend.api.contract import CreateRequestBody
-from backend.domain.models import Person, RequestStatus
 from bot.mattermost.trust import VERIFIED_EMAIL
+from jitwire.contract import CreateRequestBody
+from jitwire.models import Person, RequestStatus
 from tests.e2e.conftest import System, wait_until
 
 

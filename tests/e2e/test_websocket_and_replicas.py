@@ -6,9 +6,9 @@ import base64
 import secrets
 from typing import Any
 
-from backend.domain.models import RequestStatus
 from bot.mattermost.websocket import Backoff
 from bot.runtime import BotThread
+from jitwire.models import RequestStatus
 from tests.e2e.conftest import System, bot_settings, bound_socket, wait_until
 from tests.e2e.test_approval_flow import buttons, request_card, wait_card
 

@@ -23,10 +23,11 @@ from backend.domain.errors import (
     RequestAlreadyExists,
     RequestNotFound,
 )
-from backend.domain.models import AccessRequest, CardRef, IdentityBinding, Person, RequestStatus
+from backend.domain.models import AccessRequest, IdentityBinding
 from backend.domain.policy import Policy
 from backend.domain.ports import AuditEntry, OutboxEvent
 from backend.service.deps import Deps
+from jitwire.models import CardRef, Person, RequestStatus
 
 
 class InMemoryStore:
@@ -173,6 +174,7 @@ class FakeIdentityCenter:
     fail_delete: bool = False
     crash_after_create: bool = False  # the assignment is made, then the caller dies
     calls: list[str] = field(default_factory=list)
+    group_lookups: list[str] = field(default_factory=list)  # user ids whose groups were asked for
 
     def find_user_id(self, login: str) -> str:
         try:
@@ -181,6 +183,7 @@ class FakeIdentityCenter:
             raise PrincipalNotFound(login) from None
 
     def group_names_for_user(self, user_id: str) -> frozenset[str]:
+        self.group_lookups.append(user_id)
         return self.groups.get(user_id, frozenset())
 
     def permission_set_arn(self, name: str) -> str:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import uuid
 
-from backend.api.contract import CreateRequestBody, RequestView
-from backend.domain.models import Person
+from jitwire.contract import CreateRequestBody, RequestView
+from jitwire.models import Person
 
 ALICE = Person(user_id="mmalice", username="alice", email="alice@example.com", vouched_by="sso:saml")
 BOB = Person(user_id="mmbob", username="bob", email="bob@example.com", vouched_by="sso:saml")

@@ -10,10 +10,10 @@ import random
 
 import boto3
 
-from backend.api.signing import RequestSigner
 from backend.handlers.api import prepare_snapshot, process_from_env
 from backend.local.http_api import proxy_event
 from backend.wiring import SERVICES
+from jitwire.signing import RequestSigner
 from tests.scenarios.helpers import ALICE, ask
 
 

@@ -9,11 +9,11 @@ from datetime import timedelta
 
 import pytest
 
-from backend.api.contract import LifecycleEvent
-from backend.domain.models import RequestStatus as S
 from backend.domain.session_deny import ROLE_INLINE_POLICY_LIMIT, SID_PREFIX, project_denies
 from backend.local.moto_provisioning import provisioned_inline_policy
 from backend.local.provision import SYSTEM
+from jitwire.contract import LifecycleEvent
+from jitwire.models import RequestStatus as S
 from tests.identity_center.faults import MotoFaults, forever
 from tests.scenarios.helpers import BOB, ask
 

@@ -10,10 +10,10 @@ import dataclasses
 
 import pytest
 
-from backend.api.client import BackendError
-from backend.domain.models import RequestStatus as S
 from backend.service import requests as use_cases
 from backend.service import workflow_tasks
+from jitwire.client import BackendError
+from jitwire.models import RequestStatus as S
 from tests.fakes.ports import RecordingWorkflow
 from tests.scenarios.helpers import ALICE, BOB, DAVE, ask
 

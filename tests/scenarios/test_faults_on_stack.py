@@ -15,9 +15,9 @@ from moto.ssoadmin.responses import SSOAdminResponse
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
 from backend.adapters import tables
-from backend.api.client import BackendError
 from backend.domain.errors import ReconcileFailed
-from backend.domain.models import RequestStatus as S
+from jitwire.client import BackendError
+from jitwire.models import RequestStatus as S
 from tests.identity_center.faults import MotoFaults, forever
 from tests.scenarios.helpers import BOB, CAROL, ask, assignments_of
 
@@ -157,8 +157,8 @@ def test_twenty_concurrent_approvals_give_one_transition_one_execution_one_assig
     outcomes = []
 
     def click(i):
-        try:
-            return stack.client().decide(BOB if i % 2 else CAROL, created.request_id, "approve").status
+        try:  # a patient client: on a loaded CI machine twenty at once can outlast the 10 s default
+            return stack.client(timeout=120).decide(BOB if i % 2 else CAROL, created.request_id, "approve").status
         except BackendError as exc:
             return exc.status
 

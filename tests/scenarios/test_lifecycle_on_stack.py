@@ -9,8 +9,8 @@ import boto3
 import pytest
 
 from backend.adapters import tables
-from backend.api.client import BackendError
-from backend.domain.models import RequestStatus as S
+from jitwire.client import BackendError
+from jitwire.models import RequestStatus as S
 from tests.scenarios.helpers import ALICE, BOB, CAROL, DAVE, ask, assignments_of, item_count
 
 
@@ -161,7 +161,7 @@ def test_extend_past_the_maximum_is_refused(stack):
 
 
 def test_idempotent_create_returns_the_same_request(stack):
-    from backend.api.contract import CreateRequestBody
+    from jitwire.contract import CreateRequestBody
 
     body = CreateRequestBody(
         actor=ALICE,

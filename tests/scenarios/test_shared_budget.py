@@ -20,8 +20,8 @@ from backend.adapters import tables
 from backend.adapters.identity_center import IdentityCenterGateway
 from backend.adapters.rate_limit import RateLimiter
 from backend.adapters.shared_budget import SharedCallBudget
-from backend.names import IDENTITY_CENTER_BUDGET
 from backend.wiring import make_clients
+from jitwire.names import IDENTITY_CENTER_BUDGET
 
 INSTANCES = 4
 CALLS_EACH = 8
@@ -126,3 +126,39 @@ def test_without_its_table_the_budget_falls_back_to_the_process_limiter(stack):
     budget = SharedCallBudget(stack.clients.dynamodb, 10, fallback)
     budget.acquire(urgent=True)
     assert len(fallback._starts) == 1
+
+
+def test_when_bookings_are_slower_than_a_step_the_next_instance_still_finds_the_queue_busy(stack):
+    """A busy table (a booking round trip longer than the 0.1 s step): the instance that restarts a
+    queue that ran dry moments ago books a lead of two round trips ahead, so the instance that lost that race books
+    behind it in one call instead of finding the queue idle again (a herd of retries)."""
+    start = 2_000_000_000.0
+    time_ = FakeTime(start)
+    db = make_clients(stack.settings, boto3.Session("local", "local", region_name=stack.config.region)).dynamodb
+    calls: list[str] = []
+
+    def slow_table(**_: Any) -> None:
+        calls.append("UpdateItem")
+        time_.now += 0.12
+
+    db.meta.events.register("before-call.dynamodb.UpdateItem", slow_table)
+    first, second = (
+        RecordingBudget(db, 10, RateLimiter(10), name="slow", clock=time_.clock, sleep=time_.sleep) for _ in range(2)
+    )
+    first.acquire(urgent=True)  # the queue was empty: two calls, and now each knows a booking takes 0.24 s
+    second.acquire(urgent=True)
+    time_.now += 0.5  # the queue ran dry a moment ago: the burst goes on
+    calls.clear()
+
+    now = Decimal(str(time_.now)).quantize(Decimal("0.001"))
+    restarted = first._book(now, urgent=True)  # busy? no (one call); restart the queue (one call)
+    assert restarted == now + 2 * first._round_trip  # two round trips ahead
+    assert restarted - now > Decimal("0.4")
+    assert len(calls) == 2
+    # The instance that lost the race tries again a round trip later: the queue is still ahead of it.
+    behind = second._book(now + Decimal("0.24"), urgent=True)
+    assert behind == restarted + Decimal("0.1")
+    assert len(calls) == 3, "the second instance needed more than one booking"
+    # After a quiet spell a lone call (a cold start's first lookup) takes its slot at once.
+    quiet = now + 10
+    assert first._book(quiet, urgent=True) == quiet

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import yaml
 
-from backend.domain.models import AccessRequest, Identity, Person, RequestStatus
+from backend.domain.models import AccessRequest, Identity
 from backend.domain.policy import Policy
 from backend.service.policy_apply import resolve_users
+from jitwire.models import Person, RequestStatus
 from tests.fakes.ports import FakeIdentityCenter
 
 ROOT = Path(__file__).resolve().parents[2]

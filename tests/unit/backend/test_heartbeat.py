@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from backend.api.contract import LifecycleEvent
 from backend.domain.assignment import AssignmentTarget
 from backend.domain.errors import ReconcileFailed
 from backend.service.reconciler import reconcile
+from jitwire.contract import LifecycleEvent
 from tests.fakes.ports import in_memory_deps
 from tests.unit.world import PS_ARNS, T0, identity_center, policy
 

@@ -6,7 +6,6 @@ import threading
 
 import pytest
 
-from backend.api.contract import CreateRequestBody
 from backend.domain.errors import (
     IdentityMismatch,
     IdentityNotVouched,
@@ -15,11 +14,13 @@ from backend.domain.errors import (
     NotAuthorized,
     PrincipalNotFound,
 )
-from backend.domain.models import Identity, Person, RequestStatus
+from backend.domain.models import Identity
 from backend.domain.policy import Policy
 from backend.service import requests as use_cases
 from backend.service.identity import identify
 from backend.service.policy_apply import resolve_users
+from jitwire.contract import CreateRequestBody
+from jitwire.models import Person, RequestStatus
 from tests.fakes.ports import in_memory_deps
 from tests.unit.world import ALICE, BOB, CAROL, DAVE, SSO, T0, identity_center, policy
 
@@ -178,3 +179,20 @@ def test_a_request_records_the_bound_eligible_approvers_and_its_rules_notify_mod
     assert (readonly.approver_user_ids, readonly.notify_approvers) == (("ubob", "ucarol"), "dm")
     deps.identities.remove("ucarol")
     assert _ask(deps, ALICE, permission_set="PowerUserAccess").approver_user_ids == ("ubob",)
+
+
+def test_a_requester_reads_their_own_request_without_a_group_lookup(deps):
+    request = _ask(deps, ALICE)
+    deps.directory.group_lookups.clear()
+    assert use_cases.get_request(deps, ALICE, request.request_id).request_id == request.request_id
+    assert deps.directory.group_lookups == []  # a cold container's first GET makes no Identity Center call
+
+
+def test_anyone_else_reading_a_request_is_judged_with_their_groups(deps):
+    request = _ask(deps, ALICE)
+    deps.directory.group_lookups.clear()
+    assert use_cases.get_request(deps, BOB, request.request_id).request_id == request.request_id  # an approver
+    assert deps.directory.group_lookups == ["ic-bob"]
+    daves = _ask(deps, DAVE)
+    with pytest.raises(NotAuthorized):
+        use_cases.get_request(deps, ALICE, daves.request_id)  # neither requester, approver nor admin

@@ -2,7 +2,6 @@ from datetime import timedelta
 
 from backend.domain.assignment import AssignmentTarget
 from backend.domain.ledger import needs_restore, plan_release
-from backend.domain.models import RequestStatus as S
 from backend.domain.reconcile import (
     Drift,
     ExpirePending,
@@ -13,6 +12,7 @@ from backend.domain.reconcile import (
     RevokeExpired,
     plan_reconcile,
 )
+from jitwire.models import RequestStatus as S
 from tests.unit.world import BOB, T0, pending
 
 TARGET = AssignmentTarget(principal_id="ic-alice", account_id="111111111111", permission_set_arn="ps")

@@ -5,7 +5,7 @@ import pytest
 from backend.domain import lifecycle
 from backend.domain.errors import InvalidTransition, NotAuthorized, RequestExpired, RevokeAlreadyRequested
 from backend.domain.lifecycle import TRANSITIONS, Role, check_transition
-from backend.domain.models import RequestStatus as S
+from jitwire.models import RequestStatus as S
 from tests.unit.world import ALICE, BOB, CAROL, T0, pending
 
 

@@ -14,13 +14,13 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from backend.api.contract import CreateRequestBody
 from backend.domain.assignment import AssignmentTarget
 from backend.domain.errors import DomainError
 from backend.domain.lifecycle import TRANSITIONS
-from backend.domain.models import RequestStatus
 from backend.service import requests, workflow_tasks
 from backend.service.reconciler import reconcile
+from jitwire.contract import CreateRequestBody
+from jitwire.models import RequestStatus
 from tests.fakes.ports import InterleavingLedger, RecordingWorkflow, in_memory_deps
 from tests.unit.world import ALICE, BOB, CAROL, DAVE, MALLORY, PS_ARNS, T0, identity_center, policy
 

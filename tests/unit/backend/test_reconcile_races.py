@@ -9,10 +9,10 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from backend.api.contract import CreateRequestBody
-from backend.domain.models import RequestStatus
 from backend.service import requests, workflow_tasks
 from backend.service.reconciler import reconcile
+from jitwire.contract import CreateRequestBody
+from jitwire.models import RequestStatus
 from tests.fakes.ports import InterleavingLedger, in_memory_deps
 from tests.unit.world import ALICE, BOB, T0, identity_center, policy
 

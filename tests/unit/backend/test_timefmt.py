@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from backend.domain.timefmt import format_duration, iso_z, parse_duration, parse_iso_z
+from jitwire.timefmt import format_duration, iso_z, parse_duration, parse_iso_z
 
 
 @pytest.mark.parametrize(

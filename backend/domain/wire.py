@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from backend.api.contract import ApprovalView, LifecycleEvent, RequestView
-from backend.domain.timefmt import format_duration
+from jitwire.contract import ApprovalView, LifecycleEvent, RequestView
+from jitwire.timefmt import format_duration
 
 if TYPE_CHECKING:
     from backend.domain.models import AccessRequest

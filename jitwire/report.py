@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final, cast
 
-from backend.domain.timefmt import iso_z, parse_iso_z
+from jitwire.timefmt import iso_z, parse_iso_z
 
 if TYPE_CHECKING:
     from collections.abc import Callable

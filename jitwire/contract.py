@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from backend.domain.models import CardRef, NotifyApprovers, Person, RequestStatus
+from jitwire.models import CardRef, NotifyApprovers, Person, RequestStatus
 
 ACTOR_QUERY_FIELDS = ("as_user_id", "as_username", "as_email")
 ACTOR_VOUCHED_BY_QUERY_FIELD = "as_vouched_by"  # optional

@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from backend.api.contract import (
+from jitwire.contract import (
+    ACTOR_QUERY_FIELDS,
+    ACTOR_VOUCHED_BY_QUERY_FIELD,
     Catalog,
     CreateRequestBody,
     ErrorBody,
@@ -26,8 +28,8 @@ from backend.api.contract import (
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from backend.api.signing import RequestSigner
-    from backend.domain.models import Person
+    from jitwire.models import Person
+    from jitwire.signing import RequestSigner
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -187,9 +189,9 @@ def _may_have_arrived(exc: BaseException) -> bool:
 
 
 def _actor_query(actor: Person) -> list[tuple[str, str]]:
-    query = [("as_user_id", actor.user_id), ("as_username", actor.username), ("as_email", actor.email)]
+    query = list(zip(ACTOR_QUERY_FIELDS, (actor.user_id, actor.username, actor.email), strict=True))
     if actor.vouched_by is not None:
-        query.append(("as_vouched_by", actor.vouched_by))
+        query.append((ACTOR_VOUCHED_BY_QUERY_FIELD, actor.vouched_by))
     return query
 
 

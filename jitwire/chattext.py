@@ -1,12 +1,18 @@
-"""Make user-typed text safe to echo into a Mattermost post.
+"""Make text safe to put into a Mattermost post: the chat-text rules of every post the bot makes.
 
-Mattermost finds mentions in Markdown text nodes: ``@`` followed by name characters. We put a
-zero-width space after every ``@`` (so ``@channel`` is no longer a word the parser sees), break
-the Slack forms ``<!channel>`` and ``<@id>``, escape Markdown so no image, link, code fence or
-heading can be built, break URL schemes and host names (``www.evil.example/x.png`` and
-``evil.example/path`` are auto-linked and previewed too) so no link preview (an image load)
-happens, and bound the length. Look-alikes are folded with NFKC first, so a full-width at sign
-is treated as ``@channel``.
+``neutralise`` is for text people typed (reasons, notes, names), echoed in cards and replies.
+``neutralise_alarm_text`` is for text another system wrote that the alarm posts quote (CloudWatch
+reasons, alarm names and descriptions): it keeps Markdown and comparison signs readable
+(``7.3 % > 5 % [3.0 (27/11/26 14:00:00)]`` stays as it is) and only takes away what would notify
+or load anything: mass mentions, ``<!…>`` forms, images, auto-linked host names.
+
+How ``neutralise`` does it: Mattermost finds mentions in Markdown text nodes (``@`` followed by name
+characters). We put a zero-width space after every ``@`` (so ``@channel`` is no longer a word the
+parser sees), break the Slack forms ``<!channel>`` and ``<@id>``, escape Markdown so no image, link,
+code fence or heading can be built, break URL schemes and host names (``www.evil.example/x.png`` and
+``evil.example/path`` are auto-linked and previewed too) so no link preview (an image load) happens,
+and bound the length. Look-alikes are folded with NFKC first, so a full-width at sign is treated as
+``@channel``.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ _SCHEME = re.compile(r"(?i)\b([a-z][a-z0-9+.-]{1,15}):(?=//)")
 # A dot between host-name labels where the next label starts with a letter (every TLD does):
 # a zero-width space after it leaves no host name to link, while "7.3" and "v1.2" stay as they are.
 _HOST_DOT = re.compile(r"(?i)(?<=[a-z0-9-])\.(?=[a-z])")
+_MASS_MENTION = re.compile(r"@(?=(?:channel|here|all)\b)", re.IGNORECASE)
 
 
 def neutralise(text: str, limit: int = 500, *, single_line: bool = False) -> str:
@@ -44,6 +51,13 @@ def neutralise(text: str, limit: int = 500, *, single_line: bool = False) -> str
     escaped = _SCHEME.sub(lambda m: m.group(1) + ":" + ZWSP, escaped)
     escaped = _HOST_DOT.sub("." + ZWSP, escaped)
     return escaped.replace("@", "@" + ZWSP)
+
+
+def neutralise_alarm_text(text: str, limit: int = 2000) -> str:
+    """No mass mentions, no images loading, no links or previews, bounded length (for text we did not write)."""
+    text = _MASS_MENTION.sub("@" + ZWSP, text).replace("<!", "<" + ZWSP + "!").replace("![", "!" + ZWSP + "[")
+    text = _HOST_DOT.sub("." + ZWSP, text)
+    return truncate(text, limit)
 
 
 def username(name: str) -> str:

@@ -19,7 +19,6 @@ The signature is HMAC-SHA256 over the newline-joined canonical string::
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import re
@@ -28,6 +27,8 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 from urllib.parse import quote
+
+from jitwire.b64url import b64url_encode
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -59,22 +60,6 @@ KEY_SECRET_BYTES: Final = 32
 _METHOD_PATTERN: Final = re.compile(r"^[A-Za-z]{1,16}$")
 # RFC 3986 unreserved characters; everything else is percent-encoded (UTF-8).
 _UNRESERVED: Final = "-_.~"
-
-
-def b64url_encode(raw: bytes) -> str:
-    """Base64url without padding, the encoding of nonces and key secrets."""
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
-
-
-def b64url_decode(text: str) -> bytes:
-    """Inverse of ``b64url_encode``; raises ``ValueError`` on anything that is not canonical base64url."""
-    if not re.fullmatch(r"[A-Za-z0-9_-]*", text):
-        raise ValueError("not base64url (no padding) text")
-    raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    # Reject non-canonical spellings (stray low bits), so one secret has exactly one text form.
-    if b64url_encode(raw) != text:
-        raise ValueError("not canonical base64url text")
-    return raw
 
 
 def new_nonce() -> str:

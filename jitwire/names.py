@@ -1,8 +1,8 @@
 """Names of the deployed resources other than tables (those are in ``backend.adapters.tables``,
-``jit_identities`` included).
+``jit_identities`` included), and of the custom metrics the alarms watch.
 
-One source for the template (infra/) and the local stack; ``alarms.sns`` keeps its own copy of the
-topic names (it imports nothing from backend) and a test holds the two equal.
+One source for the template (infra/), the local stack, the backend that emits the metrics and the
+bot's alarm intake that routes by topic name.
 """
 
 from __future__ import annotations
@@ -16,3 +16,7 @@ FALLBACK_TOPIC_NAME: Final = "jit-alarms-fallback"  # JIT-BotUnreachable notifie
 DELIVERY_DLQ_NAME: Final = "jit-sns-delivery-dlq"
 KEYSET_SECRET_NAME: Final = "jit/hmac-keyset"  # noqa: S105 - the secret's name, not a secret
 IDENTITY_CENTER_BUDGET: Final = "identity-center"  # the jit_budget item every instance books its calls on
+
+# The backend emits HMAC rejections under these names; JIT-HMACAuthFailures watches exactly them.
+METRICS_NAMESPACE: Final = "JIT/Access"
+HMAC_AUTH_FAILURES_METRIC: Final = "HMACAuthFailures"

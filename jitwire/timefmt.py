@@ -1,4 +1,4 @@
-"""Timestamps and durations as the system writes them.
+"""Timestamps and durations as the system writes them, and elapsed time as posts show it.
 
 Timestamps are ISO 8601 UTC with a ``Z`` suffix and second precision, so string order is time
 order in the ``gsi_status_endtime`` index (and moto's ASL Wait accepts only ``Z``).
@@ -36,6 +36,17 @@ def parse_duration(text: str) -> timedelta:
     if value <= timedelta(0):
         raise ValueError("the duration must be longer than zero")
     return value
+
+
+def format_elapsed(duration: timedelta) -> str:
+    """How long something lasted, for people reading a post: ``19 min``, ``1 d 2 h``, ``less than a minute``."""
+    minutes = max(0, int(duration.total_seconds() // 60))
+    if minutes < 1:
+        return "less than a minute"
+    hours, mins = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    parts = [f"{days} d" if days else "", f"{hours} h" if hours else "", f"{mins} min" if mins else ""]
+    return " ".join(p for p in parts if p)
 
 
 def format_duration(value: timedelta) -> str:
