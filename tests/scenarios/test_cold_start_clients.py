@@ -14,7 +14,7 @@ from backend.handlers.api import prepare_snapshot, process_from_env
 from backend.local.http_api import proxy_event
 from backend.wiring import SERVICES
 from jitwire.signing import RequestSigner
-from tests.scenarios.helpers import ALICE, ask
+from tests.scenarios.helpers import ALICE, BOB, ask
 
 
 def _watched_process(stack, sent: list[str] | None = None) -> tuple[object, list[str]]:
@@ -54,8 +54,20 @@ def test_a_signed_get_makes_only_the_clients_it_reads_with(stack):
     answer = process.handle(_signed_get(stack, f"/requests/{request_id}", query), None)
 
     assert answer["statusCode"] == 200, answer["body"]
-    # The key set (Secrets Manager), the nonce, binding, request and policy (DynamoDB), and the
-    # reader's groups (identity store); no Step Functions, SNS, SSO admin or CloudWatch client.
+    # The key set (Secrets Manager), the nonce, binding and request (DynamoDB). The requester reads
+    # their own request, so no groups (identity store); no Step Functions, SNS, SSO admin or CloudWatch.
+    assert sorted(made) == ["dynamodb", "secrets-manager"]
+
+
+def test_a_signed_get_by_an_approver_also_reads_their_groups(stack):
+    request_id = ask(stack).request_id
+    process, made = _watched_process(stack)
+    query = [("as_user_id", BOB.user_id), ("as_username", BOB.username), ("as_email", BOB.email)]
+    query.append(("as_vouched_by", str(BOB.vouched_by)))
+
+    answer = process.handle(_signed_get(stack, f"/requests/{request_id}", query), None)
+
+    assert answer["statusCode"] == 200, answer["body"]
     assert sorted(made) == ["dynamodb", "identitystore", "secrets-manager"]
 
 
@@ -91,8 +103,4 @@ def test_without_a_session_the_process_answers_on_plain_botocore(stack, monkeypa
     answer = process.handle(_signed_get(stack, f"/requests/{request_id}", query), None)
 
     assert answer["statusCode"] == 200, answer["body"]
-    assert sorted(c.service for c in vars(process.clients).values() if c.made) == [
-        "dynamodb",
-        "identitystore",
-        "secretsmanager",
-    ]
+    assert sorted(c.service for c in vars(process.clients).values() if c.made) == ["dynamodb", "secretsmanager"]

@@ -114,7 +114,7 @@ def test_when_the_budget_is_short_a_revoke_goes_before_a_grant(stack):
     revoke_side.acquire(urgent=True)
     assert RecordingBudget.local.slot == Decimal(str(queued_until))  # a revoke books at once
     grant_side.acquire(urgent=False)
-    assert RecordingBudget.local.slot == Decimal(str(queued_until)) + Decimal("0.1")  # after the revoke
+    assert RecordingBudget.local.slot == Decimal(str(queued_until)) + grant_side.step  # after the revoke
     assert grant_time.now >= queued_until
     assert sum(grant_time.slept) >= 3
     assert len(grant_time.slept) <= 3  # it slept until the queue was short, it did not poll
@@ -129,11 +129,11 @@ def test_without_its_table_the_budget_falls_back_to_the_process_limiter(stack):
 
 
 def test_when_bookings_are_slower_than_a_step_the_next_instance_still_finds_the_queue_busy(stack):
-    """A busy table (a booking round trip longer than the 0.1 s step): the instance that restarts a
-    queue that ran dry moments ago books a lead of two round trips ahead, so the instance that lost that race books
-    behind it in one call instead of finding the queue idle again (a herd of retries)."""
-    start = 2_000_000_000.0
-    time_ = FakeTime(start)
+    """A busy table (a booking round trip longer than the step): every slot is booked at least a
+    round trip ahead, and the instance that restarts a queue that ran dry moments ago leads by a
+    second round trip, so the instance that lost that race books behind it in one call instead of
+    finding the queue idle again (a herd of retries)."""
+    time_ = FakeTime(2_000_000_000.0)
     db = make_clients(stack.settings, boto3.Session("local", "local", region_name=stack.config.region)).dynamodb
     calls: list[str] = []
 
@@ -145,20 +145,38 @@ def test_when_bookings_are_slower_than_a_step_the_next_instance_still_finds_the_
     first, second = (
         RecordingBudget(db, 10, RateLimiter(10), name="slow", clock=time_.clock, sleep=time_.sleep) for _ in range(2)
     )
-    first.acquire(urgent=True)  # the queue was empty: two calls, and now each knows a booking takes 0.24 s
+    first.acquire(urgent=True)  # each learns that a booking takes a while, and never goes late
     second.acquire(urgent=True)
+    assert first.late_calls == second.late_calls == 0
+    assert first._round_trip >= Decimal("0.24")
     time_.now += 0.5  # the queue ran dry a moment ago: the burst goes on
     calls.clear()
 
     now = Decimal(str(time_.now)).quantize(Decimal("0.001"))
     restarted = first._book(now, urgent=True)  # busy? no (one call); restart the queue (one call)
     assert restarted == now + 2 * first._round_trip  # two round trips ahead
-    assert restarted - now > Decimal("0.4")
     assert len(calls) == 2
     # The instance that lost the race tries again a round trip later: the queue is still ahead of it.
-    behind = second._book(now + Decimal("0.24"), urgent=True)
-    assert behind == restarted + Decimal("0.1")
+    behind = second._book(now + second._round_trip, urgent=True)
+    assert behind == restarted + second.step
     assert len(calls) == 3, "the second instance needed more than one booking"
-    # After a quiet spell a lone call (a cold start's first lookup) takes its slot at once.
+    # After a quiet spell a lone call books one round trip ahead, no more.
     quiet = now + 10
-    assert first._book(quiet, urgent=True) == quiet
+    assert first._book(quiet, urgent=True) == quiet + first._round_trip
+
+
+def test_a_call_woken_after_its_slot_allowance_books_again_instead_of_bunching(stack):
+    time_ = FakeTime(2_000_000_000.0)
+    oversleeps = iter([0.5, 0.0])  # the host is busy once: the first wake-up comes half a second late
+
+    def busy_host_sleep(seconds: float) -> None:
+        time_.sleep(seconds + next(oversleeps, 0.0))
+
+    budget = RecordingBudget(
+        stack.clients.dynamodb, 10, RateLimiter(10), name="late", clock=time_.clock, sleep=busy_host_sleep
+    )
+    budget._round_trip = Decimal("0.1")  # every booking is then a sleep away
+    budget.acquire(urgent=True)
+    assert time_.now - float(RecordingBudget.local.slot) <= float(budget.step) / 5  # went within its allowance
+    assert len(time_.slept) == 2  # slept, woke late, booked again, slept again
+    assert budget.late_calls == 0
