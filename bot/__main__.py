@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 
+from bot.logs import configure_logging
 from bot.settings import ENV_PREFIX, BotSettings
 
 DESCRIPTION = """\
@@ -45,7 +46,6 @@ async def _serve(settings: BotSettings) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
         settings = BotSettings.load(os.environ)
     except (ValueError, OSError) as exc:
@@ -54,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.check_config:
         print("OK")
         return 0
+    configure_logging(logging.INFO)  # JSON lines on stderr (docs/architecture.md, "Logs")
     asyncio.run(_serve(settings))
     return 0
 

@@ -30,6 +30,7 @@ from bot.access.lifecycle_events import EventRejected, LifecycleHandler, parse_e
 from bot.access.services import AccessServices, idempotency_key
 from bot.commands import dialog, parsing
 from bot.commands.run import execute
+from bot.logs import correlation_id
 from bot.logsafe import shown
 from bot.mattermost.client import MattermostUnavailable, same_origin
 from bot.mattermost.payloads import ActionClick, DialogSubmission, SlashCommand
@@ -117,6 +118,7 @@ class _Routes:
         except ValidationError:
             ep.metrics.commands.labels("unknown", "invalid").inc()
             return JSONResponse({"error": "not a slash command"}, status_code=400)
+        correlation_id.set(slash.trigger_id or None)
         if not ep.command_token or not hmac.compare_digest(slash.token.encode(), ep.command_token.encode()):
             log.warning("slash command refused: bad token user_id=%s", shown(slash.user_id))
             ep.metrics.commands.labels("unknown", "unauthorized").inc()
@@ -162,6 +164,7 @@ class _Routes:
         except ValidationError:
             ep.metrics.clicks.labels("unknown", "invalid").inc()
             return JSONResponse({"error": "not a button click"}, status_code=400)
+        correlation_id.set(click.post_id)
         if is_alarm_context(click.context):
             kind, result = "alarm", await ep.alarm_buttons.click(click)
         else:
@@ -178,6 +181,7 @@ class _Routes:
         except ValidationError:
             ep.metrics.dialogs.labels("invalid").inc()
             return JSONResponse({"error": "not a dialog submission"}, status_code=400)
+        correlation_id.set(submission.callback_id or None)
         try:
             result = await dialog.submit(ep.services, submission)
         except MattermostUnavailable:
@@ -198,6 +202,7 @@ class _Routes:
             message = ep.sns.precheck(
                 body, source_ip=source_ip, message_type_header=request.headers.get("x-amz-sns-message-type")
             )
+            correlation_id.set(message.message_id)
             kind = route(message)
             if ep.sns_handled.is_seen(message.message_id):
                 return JSONResponse({"status": "duplicate"})

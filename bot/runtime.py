@@ -237,6 +237,7 @@ class BotRuntime:
             lifespan="off",
             timeout_graceful_shutdown=5,
             access_log=False,
+            log_config=None,  # uvicorn's lines go to the root logger: JSON like the bot's own (bot/logs.py)
             proxy_headers=False,
             forwarded_allow_ips="",
         )

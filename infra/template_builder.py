@@ -328,6 +328,7 @@ def _environment() -> dict[str, Any]:
             "JIT_IDENTITY_STORE_ID": ref("IdentityStoreId"),
             "JIT_METRICS": "emf",
             "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+            "POWERTOOLS_LOG_LEVEL": "INFO",  # JSON log lines (backend/handlers/logs.py); DEBUG while investigating
         }
     }
 

@@ -1,7 +1,7 @@
 """Lambda entry point of ``jit-api``: API Gateway proxy events and Step Functions task events.
 
-Nothing happens at import: the process's settings, routes and verifier are built on the first
-invocation and reused by the container afterwards; each AWS client is made when an event first
+Nothing happens at import: the process's settings, routes, verifier and JSON logger are built on
+the first invocation and reused by the container afterwards; each AWS client is made when an event first
 needs it (``backend.wiring``), so a health check makes none.
 """
 
@@ -11,7 +11,7 @@ import os
 import random
 import time
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from backend.api.app import JitApi
     from backend.domain.ports import AuditRecord
+    from backend.handlers.logs import Handler
     from backend.service.unit_of_work import UnitOfWork
     from backend.settings import BackendSettings
     from backend.wiring import Clients
@@ -93,8 +94,21 @@ def prepare_snapshot(process: ApiProcess, register_after_restore: Callable[[Call
     register_after_restore(random.seed)
 
 
+def logged_entry(process: ApiProcess, env: Mapping[str, str], stream: IO[str] | None = None) -> Handler:
+    """What Lambda calls: the process's handler, every line it logs one JSON object (docs/architecture.md, "Logs")."""
+    from backend.handlers.logs import API_CORRELATION_ID, lambda_logger, logged
+
+    return logged(lambda_logger("jit-api", env, stream), process.handle, API_CORRELATION_ID)
+
+
+@cache
+def _entry() -> Handler:
+    return logged_entry(_process(), os.environ)
+
+
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return _process().handle(event, context)
+    answer: dict[str, Any] = _entry()(event, context)
+    return answer
 
 
 # The one thing done at import, and only in SnapStart's init phase (AWS sets this variable then);

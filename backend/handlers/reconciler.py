@@ -1,12 +1,18 @@
-"""Lambda entry point of ``jit-reconciler`` (EventBridge rate(15 minutes))."""
+"""Lambda entry point of ``jit-reconciler`` (EventBridge rate(15 minutes)).
+
+Nothing happens at import: settings, clients and the JSON logger are built on the first invocation.
+"""
 
 from __future__ import annotations
 
 import os
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from backend.handlers.logs import Handler
     from backend.service.unit_of_work import UnitOfWork
 
 
@@ -27,5 +33,21 @@ def run_reconciler(deps: UnitOfWork, event: Any) -> dict[str, Any]:
     return reconcile(deps, dry_run=dry_run).as_dict()
 
 
-def lambda_handler(event: Any, _context: Any) -> dict[str, Any]:
-    return run_reconciler(_deps(), event)
+def logged_entry(deps: UnitOfWork, env: Mapping[str, str], stream: IO[str] | None = None) -> Handler:
+    """What Lambda calls: every line one JSON object, the EventBridge event id as correlation id."""
+    from backend.handlers.logs import RECONCILER_CORRELATION_ID, lambda_logger, logged
+
+    def handle(event: Any, _context: Any) -> dict[str, Any]:
+        return run_reconciler(deps, event)
+
+    return logged(lambda_logger("jit-reconciler", env, stream), handle, RECONCILER_CORRELATION_ID)
+
+
+@cache
+def _entry() -> Handler:
+    return logged_entry(_deps(), os.environ)
+
+
+def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
+    report: dict[str, Any] = _entry()(event, context)
+    return report

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -58,24 +59,27 @@ def test_sigterm_stops_the_jit_bot_process_cleanly(system: System) -> None:
             continue
         plain = raw.get_secret_value() if hasattr(raw, "get_secret_value") else raw
         env["BOT_" + name.upper()] = ",".join(plain) if isinstance(plain, tuple) else str(plain)
-    process = subprocess.Popen(
+    # The with block closes the output pipe (left open, it is a ResourceWarning when collected).
+    with subprocess.Popen(
         [sys.executable, "-m", "bot"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    try:
+    ) as process:
+        try:
 
-        def healthy() -> bool:
-            try:
-                return requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200
-            except requests.RequestException:
-                return False
+            def healthy() -> bool:
+                try:
+                    return requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200
+                except requests.RequestException:
+                    return False
 
-        wait_until(healthy, timeout=60, what="the bot's /healthz")
-        assert system.mm.mm.hub.connection_count() == 1
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(30) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-    output = process.stdout.read() if process.stdout else ""
+            wait_until(healthy, timeout=60, what="the bot's /healthz")
+            assert system.mm.mm.hub.connection_count() == 1
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(30) == 0
+        finally:
+            if process.poll() is None:
+                process.kill()
+        output = process.stdout.read() if process.stdout else ""
     assert "Traceback" not in output, output
+    for line in output.splitlines():  # every line the process wrote is a JSON log line (docs/architecture.md, "Logs")
+        assert json.loads(line)["service"] == "jit-bot", line
     assert system.mm.mm.hub.connection_count() == 0

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import websockets
 from mattermostdriver import Driver
+from mattermostdriver.websocket import Websocket
 
 from sandbox.mattermost import MattermostEmulator
 
@@ -111,6 +112,16 @@ def test_restart_closes_sockets_and_serves_again_with_state(mm: MattermostEmulat
     assert [p["message"] for p in mm.posts("oncall")] == ["before restart"]
 
 
+class ClosingWebsocket(Websocket):
+    """mattermostdriver's client, closing its connection once disconnected (the library leaves it open)."""
+
+    async def _start_loop(self, websocket: Any, event_handler: Any) -> None:
+        try:
+            await super()._start_loop(websocket, event_handler)
+        finally:
+            await websocket.close()
+
+
 def test_mattermostdriver_websocket_receives_hello_and_posted(mm: MattermostEmulator) -> None:
     driver = Driver({"url": "127.0.0.1", "port": mm.port, "scheme": "http", "token": mm.token("jit-bot")})
     driver.login()
@@ -126,8 +137,12 @@ def test_mattermostdriver_websocket_receives_hello_and_posted(mm: MattermostEmul
             driver.disconnect()
 
     def run() -> None:
-        asyncio.set_event_loop(asyncio.new_event_loop())
-        driver.init_websocket(handler)
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        try:
+            driver.init_websocket(handler, websocket_cls=ClosingWebsocket)
+        finally:
+            loop.close()
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
