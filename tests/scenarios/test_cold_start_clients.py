@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 
 import boto3
+import pytest
 
 from backend.handlers.api import prepare_snapshot, process_from_env
 from backend.wiring import SERVICES
@@ -45,30 +46,32 @@ def test_building_the_process_and_a_health_check_make_no_client(stack):
     assert made == []
 
 
-def test_a_signed_get_makes_only_the_clients_it_reads_with(stack):
+def _actor_query(person) -> list[tuple[str, str]]:
+    return [
+        ("as_user_id", person.user_id),
+        ("as_username", person.username),
+        ("as_email", person.email),
+        ("as_vouched_by", str(person.vouched_by)),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("reader", "clients"),
+    [
+        # The key set (Secrets Manager), the nonce, binding and request (DynamoDB). The requester reads
+        # their own request, so no groups (identity store); no Step Functions, SNS, SSO admin or CloudWatch.
+        (ALICE, ["dynamodb", "secrets-manager"]),
+        (BOB, ["dynamodb", "identitystore", "secrets-manager"]),  # an approver: their groups decide
+    ],
+)
+def test_a_signed_get_makes_only_the_clients_it_reads_with(stack, reader, clients):
     request_id = ask(stack).request_id
     process, made = _watched_process(stack)
-    query = [("as_user_id", ALICE.user_id), ("as_username", ALICE.username), ("as_email", ALICE.email)]
-    query.append(("as_vouched_by", str(ALICE.vouched_by)))
 
-    answer = process.handle(_signed_get(stack, f"/requests/{request_id}", query), None)
+    answer = process.handle(_signed_get(stack, f"/requests/{request_id}", _actor_query(reader)), None)
 
     assert answer["statusCode"] == 200, answer["body"]
-    # The key set (Secrets Manager), the nonce, binding and request (DynamoDB). The requester reads
-    # their own request, so no groups (identity store); no Step Functions, SNS, SSO admin or CloudWatch.
-    assert sorted(made) == ["dynamodb", "secrets-manager"]
-
-
-def test_a_signed_get_by_an_approver_also_reads_their_groups(stack):
-    request_id = ask(stack).request_id
-    process, made = _watched_process(stack)
-    query = [("as_user_id", BOB.user_id), ("as_username", BOB.username), ("as_email", BOB.email)]
-    query.append(("as_vouched_by", str(BOB.vouched_by)))
-
-    answer = process.handle(_signed_get(stack, f"/requests/{request_id}", query), None)
-
-    assert answer["statusCode"] == 200, answer["body"]
-    assert sorted(made) == ["dynamodb", "identitystore", "secrets-manager"]
+    assert sorted(made) == clients
 
 
 def test_the_snapstart_init_makes_the_signed_request_clients_calls_nothing_and_reseeds_after_restore(stack):
@@ -97,10 +100,7 @@ def test_without_a_session_the_process_answers_on_plain_botocore(stack, monkeypa
     }
     process = process_from_env(env)
     assert {client.service for client in vars(process.clients).values()} == set(SERVICES)  # all the loader knows
-    query = [("as_user_id", ALICE.user_id), ("as_username", ALICE.username), ("as_email", ALICE.email)]
-    query.append(("as_vouched_by", str(ALICE.vouched_by)))
-
-    answer = process.handle(_signed_get(stack, f"/requests/{request_id}", query), None)
+    answer = process.handle(_signed_get(stack, f"/requests/{request_id}", _actor_query(ALICE)), None)
 
     assert answer["statusCode"] == 200, answer["body"]
     assert sorted(c.service for c in vars(process.clients).values() if c.made) == ["dynamodb", "secretsmanager"]
