@@ -14,7 +14,7 @@ from typing import Any
 
 from bot.access import posts
 from bot.access.action_context import Action, ContextSigner
-from bot.mattermost.client import MattermostClient
+from bot.ports import ChatPort
 from jitwire.contract import LifecycleEvent, RequestView
 from jitwire.models import RequestStatus
 
@@ -28,7 +28,7 @@ FINAL = frozenset(
 class Cards:
     def __init__(
         self,
-        mm: MattermostClient,
+        mm: ChatPort,
         signer: ContextSigner,
         actions_url: str,
         portal_url: str,

@@ -16,8 +16,8 @@ from datetime import datetime
 from bot.access import posts
 from bot.access.action_context import ContextSigner
 from bot.access.cards import Cards
-from bot.jit_api import JitApi
-from bot.mattermost.client import MattermostClient, MattermostUnavailable
+from bot.mattermost.client import MattermostUnavailable
+from bot.ports import AccessApiPort, ChatPort
 from jitwire.chattext import neutralise
 from jitwire.client import BackendError
 from jitwire.contract import CreateRequestBody, RequestView
@@ -30,8 +30,8 @@ Reply = Callable[[str], Awaitable[None]]
 
 @dataclass(frozen=True)
 class AccessServices:
-    mm: MattermostClient
-    backend: JitApi
+    mm: ChatPort
+    backend: AccessApiPort
     cards: Cards
     signer: ContextSigner
     clock: Callable[[], datetime]

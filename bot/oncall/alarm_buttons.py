@@ -15,10 +15,11 @@ from typing import Any
 
 from alarms.format import PROP_EPISODE, PROP_NAME, PROP_ROLE
 from bot.logsafe import shown
-from bot.mattermost.client import MattermostClient, MattermostUnavailable
+from bot.mattermost.client import MattermostUnavailable
 from bot.mattermost.payloads import ActionClick
 from bot.oncall import alarm_posts
 from bot.oncall.alarm_context import AlarmContext, AlarmContextSigner
+from bot.ports import ChatPort
 from bot.signed_context import ContextRejected
 from jitwire.chattext import username
 
@@ -35,7 +36,7 @@ _REFUSED = {
 class AlarmButtons:
     def __init__(
         self,
-        mm: MattermostClient,
+        mm: ChatPort,
         channel_id: str,
         signer: AlarmContextSigner,
         action_url: str,

@@ -35,8 +35,9 @@ from alarms.format import (
 )
 from alarms.runbook import Runbook
 from alarms.sns import SeenMessages, SnsMessage
-from bot.mattermost.client import MattermostClient, MattermostUnavailable
+from bot.mattermost.client import MattermostUnavailable
 from bot.oncall import alarm_posts
+from bot.ports import ChatPort
 
 log = logging.getLogger("bot.alarms")
 
@@ -55,7 +56,7 @@ class AlarmOutcome:
 class AlarmIntake:
     def __init__(
         self,
-        mm: MattermostClient,
+        mm: ChatPort,
         channel_id: str,
         runbook: Runbook,
         post_settings: AlarmPostSettings,
