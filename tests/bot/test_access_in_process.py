@@ -111,24 +111,23 @@ def test_approve_decides_as_the_clicker_and_redraws_the_card_without_buttons() -
 
 
 @pytest.mark.parametrize(
-    ("tamper", "said"),
+    "tamper",
     [
-        (lambda ctx, _card: ctx | {"request_id": "r2"}, "This button is not one of ours."),
-        (lambda ctx, _card: ctx | {"action": "deny"}, "This button is not one of ours."),
-        (lambda ctx, _card: {k: v for k, v in ctx.items() if k != "sig"}, "This button is not one of ours."),
-        (lambda ctx, _card: "not a context", "This button is not one of ours."),
-        (lambda ctx, card: ctx | {"post_id": card + "x"}, "This button is not one of ours."),
+        pytest.param(lambda ctx, _card: ctx | {"request_id": "r2"}, id="another-request"),
+        pytest.param(lambda ctx, _card: ctx | {"action": "deny"}, id="another-action"),
+        pytest.param(lambda ctx, _card: ctx | {"exp": ctx["exp"] + 86400}, id="later-expiry"),
+        pytest.param(lambda ctx, card: ctx | {"post_id": card + "x"}, id="another-post"),
+        pytest.param(lambda ctx, _card: {k: v for k, v in ctx.items() if k != "sig"}, id="unsigned"),
+        pytest.param(lambda ctx, _card: {"value": "not a context"}, id="malformed"),
     ],
 )
-def test_a_tampered_click_is_refused_before_any_backend_call(tamper: Any, said: str) -> None:
+def test_a_tampered_click_is_refused_before_any_backend_call(tamper: Any) -> None:
     bot = Bot()
     _, card_id = with_card(bot)
     context = tamper(bot.signer.sign("r1", "approve", card_id, APPROVALS, NOW), card_id)
-    raw = {"user_id": BOB.user_id, "channel_id": APPROVALS, "post_id": card_id, "context": context}
-    if not isinstance(context, dict):
-        raw["context"] = {"value": context}
-    answer = asyncio.run(handle_click(bot.services, ActionClick.model_validate(raw)))
-    assert answer == {"ephemeral_text": said}
+    click = ActionClick(user_id=BOB.user_id, channel_id=APPROVALS, post_id=card_id, context=context)
+    answer = asyncio.run(handle_click(bot.services, click))
+    assert answer == {"ephemeral_text": "This button is not one of ours."}
     assert bot.api.calls == []
     assert bot.chat.patches == []
 
