@@ -7,7 +7,7 @@ Center allows 20 calls per second shared by the whole account; we take at most h
 are urgent: when the budget is short they go before grants and lookups.
 
 Retries live here, not in botocore: ``ThrottlingException``, ``TooManyRequestsException`` and
-``ConflictException`` (overlapping operations on the same assignment) are retried with jittered
+``ConflictException`` (overlapping operations on the same assignment) are retried (tenacity) with jittered
 exponential backoff, then surface as :class:`IdentityCenterThrottled`, which the state machine
 retries again. The wiring must therefore build both clients with
 ``botocore.config.Config(retries={"total_max_attempts": 1})``; otherwise botocore's own retries
@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 
 from botocore.exceptions import ClientError
 from botocore.paginate import TokenEncoder
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
 from backend.domain.assignment import AssignmentTarget
 from backend.domain.errors import (
@@ -75,6 +76,14 @@ Page = TypeVar("Page", bound=Mapping[str, Any])
 
 def _error_code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", "Unknown"))
+
+
+def _retryable(exc: BaseException) -> bool:
+    return isinstance(exc, ClientError) and _error_code(exc) in RETRYABLE_CODES
+
+
+def _failure(state: RetryCallState) -> BaseException | None:
+    return state.outcome.exception() if state.outcome is not None else None
 
 
 def _unexpected(operation: str, exc: ClientError) -> IdentityCenterError:
@@ -407,26 +416,42 @@ class IdentityCenterGateway:
 
     def _call(self, operation: str, send: Callable[[], T]) -> T:
         """One AWS call under the rate limit, retrying throttling and conflicts with backoff."""
-        attempt = 0
-        while True:
+
+        def wait(state: RetryCallState) -> float:
+            # Tenacity asks for the wait before it checks the stop: the last attempt draws no jitter.
+            retries = state.attempt_number - 1
+            return self._throttle_pause(retries) if retries < self._max_throttle_retries else 0.0
+
+        def before_sleep(state: RetryCallState) -> None:
+            log.warning(
+                "identity center call retried",
+                extra={
+                    "operation": operation,
+                    "code": _error_code(cast("ClientError", _failure(state))),
+                    "attempt": state.attempt_number,
+                    "pause": state.upcoming_sleep,
+                },
+            )
+
+        def give_up(state: RetryCallState) -> T:
+            exc = cast("ClientError", _failure(state))
+            raise IdentityCenterThrottled(
+                f"Identity Center {operation} still answered {_error_code(exc)} after {state.attempt_number} attempts"
+            ) from exc
+
+        def attempt() -> T:
             self._limiter.acquire(urgent=operation in URGENT_OPERATIONS)
-            try:
-                return send()
-            except ClientError as exc:
-                code = _error_code(exc)
-                if code not in RETRYABLE_CODES:
-                    raise
-                if attempt >= self._max_throttle_retries:
-                    raise IdentityCenterThrottled(
-                        f"Identity Center {operation} still answered {code} after {attempt + 1} attempts"
-                    ) from exc
-                pause = self._throttle_pause(attempt)
-                log.warning(
-                    "identity center call retried",
-                    extra={"operation": operation, "code": code, "attempt": attempt + 1, "pause": pause},
-                )
-                self._sleep(pause)
-                attempt += 1
+            return send()
+
+        retrying = Retrying(
+            stop=stop_after_attempt(self._max_throttle_retries + 1),
+            wait=wait,
+            retry=retry_if_exception(_retryable),
+            sleep=self._sleep,
+            before_sleep=before_sleep,
+            retry_error_callback=give_up,
+        )
+        return retrying(attempt)
 
     def _throttle_pause(self, attempt: int) -> float:
         # "Equal jitter": at least half the exponential step, so retries still spread out.
