@@ -7,7 +7,7 @@ Center allows 20 calls per second shared by the whole account; we take at most h
 are urgent: when the budget is short they go before grants and lookups.
 
 Retries live here, not in botocore: ``ThrottlingException``, ``TooManyRequestsException`` and
-``ConflictException`` (overlapping operations on the same assignment) are retried with jittered
+``ConflictException`` (overlapping operations on the same assignment) are retried (tenacity) with jittered
 exponential backoff, then surface as :class:`IdentityCenterThrottled`, which the state machine
 retries again. The wiring must therefore build both clients with
 ``botocore.config.Config(retries={"total_max_attempts": 1})``; otherwise botocore's own retries
@@ -25,10 +25,12 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 
 from botocore.exceptions import ClientError
+from botocore.paginate import TokenEncoder
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
 from backend.domain.assignment import AssignmentTarget
 from backend.domain.errors import (
@@ -46,17 +48,15 @@ if TYPE_CHECKING:
     from mypy_boto3_identitystore.client import IdentityStoreClient
     from mypy_boto3_identitystore.type_defs import (
         AlternateIdentifierTypeDef,
-        ListGroupMembershipsForMemberRequestTypeDef,
         ListGroupMembershipsForMemberResponseTypeDef,
     )
     from mypy_boto3_sso_admin.client import SSOAdminClient
     from mypy_boto3_sso_admin.type_defs import (
         AccountAssignmentOperationStatusTypeDef,
         CreateAccountAssignmentRequestTypeDef,
-        ListAccountAssignmentsRequestTypeDef,
         ListAccountAssignmentsResponseTypeDef,
-        ListPermissionSetsRequestTypeDef,
         ListPermissionSetsResponseTypeDef,
+        PaginatorConfigTypeDef,
     )
 
     from backend.adapters.rate_limit import CallBudget
@@ -67,6 +67,8 @@ RETRYABLE_CODES: Final = frozenset({"ThrottlingException", "TooManyRequestsExcep
 # Taking access away goes first when the budget is short (grants and lookups wait).
 URGENT_OPERATIONS: Final = frozenset({"DeleteAccountAssignment", "DescribeAccountAssignmentDeletionStatus"})
 NOT_FOUND: Final = "ResourceNotFoundException"
+# Paginators take their StartingToken in botocore's own encoding, not the service's raw NextToken.
+_TOKENS: Final = TokenEncoder()
 
 T = TypeVar("T")
 Page = TypeVar("Page", bound=Mapping[str, Any])
@@ -76,8 +78,20 @@ def _error_code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", "Unknown"))
 
 
+def _retryable(exc: BaseException) -> bool:
+    return isinstance(exc, ClientError) and _error_code(exc) in RETRYABLE_CODES
+
+
+def _failure(state: RetryCallState) -> BaseException | None:
+    return state.outcome.exception() if state.outcome is not None else None
+
+
 def _unexpected(operation: str, exc: ClientError) -> IdentityCenterError:
     return IdentityCenterError(f"Identity Center {operation} failed with {_error_code(exc)}")
+
+
+def _first_page(paginate: Callable[[PaginatorConfigTypeDef], Iterable[Page]], config: PaginatorConfigTypeDef) -> Page:
+    return next(iter(paginate(config)))
 
 
 def _describe(target: AssignmentTarget) -> str:
@@ -164,16 +178,12 @@ class IdentityCenterGateway:
     def group_names_for_user(self, user_id: str) -> frozenset[str]:
         """Display names of the identity store groups the user is a direct member of."""
 
-        def fetch(token: str | None) -> ListGroupMembershipsForMemberResponseTypeDef:
-            request: ListGroupMembershipsForMemberRequestTypeDef = {
-                "IdentityStoreId": self._identity_store_id,
-                "MemberId": {"UserId": user_id},
-            }
-            if token:
-                request["NextToken"] = token
-            if self._page_size:
-                request["MaxResults"] = self._page_size
-            return self._store.list_group_memberships_for_member(**request)
+        paginator = self._store.get_paginator("list_group_memberships_for_member")
+
+        def fetch(config: PaginatorConfigTypeDef) -> Iterable[ListGroupMembershipsForMemberResponseTypeDef]:
+            return paginator.paginate(
+                IdentityStoreId=self._identity_store_id, MemberId={"UserId": user_id}, PaginationConfig=config
+            )
 
         try:
             group_ids = [
@@ -226,13 +236,10 @@ class IdentityCenterGateway:
         return arn
 
     def _load_permission_sets(self) -> dict[str, str]:
-        def fetch(token: str | None) -> ListPermissionSetsResponseTypeDef:
-            request: ListPermissionSetsRequestTypeDef = {"InstanceArn": self._instance_arn}
-            if token:
-                request["NextToken"] = token
-            if self._page_size:
-                request["MaxResults"] = self._page_size
-            return self._sso.list_permission_sets(**request)
+        paginator = self._sso.get_paginator("list_permission_sets")
+
+        def fetch(config: PaginatorConfigTypeDef) -> Iterable[ListPermissionSetsResponseTypeDef]:
+            return paginator.paginate(InstanceArn=self._instance_arn, PaginationConfig=config)
 
         try:
             arns = [arn for page in self._pages("ListPermissionSets", fetch) for arn in page["PermissionSets"]]
@@ -313,17 +320,15 @@ class IdentityCenterGateway:
         return list(dict.fromkeys(self._user_assignments(account_id, permission_set_arn)))
 
     def _user_assignments(self, account_id: str, permission_set_arn: str) -> Iterator[AssignmentTarget]:
-        def fetch(token: str | None) -> ListAccountAssignmentsResponseTypeDef:
-            request: ListAccountAssignmentsRequestTypeDef = {
-                "InstanceArn": self._instance_arn,
-                "AccountId": account_id,
-                "PermissionSetArn": permission_set_arn,
-            }
-            if token:
-                request["NextToken"] = token
-            if self._page_size:
-                request["MaxResults"] = self._page_size
-            return self._sso.list_account_assignments(**request)
+        paginator = self._sso.get_paginator("list_account_assignments")
+
+        def fetch(config: PaginatorConfigTypeDef) -> Iterable[ListAccountAssignmentsResponseTypeDef]:
+            return paginator.paginate(
+                InstanceArn=self._instance_arn,
+                AccountId=account_id,
+                PermissionSetArn=permission_set_arn,
+                PaginationConfig=config,
+            )
 
         try:
             for page in self._pages("ListAccountAssignments", fetch):
@@ -389,10 +394,20 @@ class IdentityCenterGateway:
         """One call by a sibling adapter, under this gateway's shared rate limit and retries."""
         return self._call(operation, send)
 
-    def _pages(self, operation: str, fetch: Callable[[str | None], Page]) -> Iterator[Page]:
+    def _pages(self, operation: str, paginate: Callable[[PaginatorConfigTypeDef], Iterable[Page]]) -> Iterator[Page]:
+        """Every page of a botocore paginator, each page request one :meth:`_call` (budget and retries).
+
+        A fresh paginator per page, resumed from the last token: a retried page is re-requested
+        from its own token, and no page request escapes the budget.
+        """
         token: str | None = None
         while True:
-            page = self._call(operation, functools.partial(fetch, token))
+            config: PaginatorConfigTypeDef = {}
+            if token:
+                config["StartingToken"] = _TOKENS.encode({"NextToken": token})
+            if self._page_size:
+                config["PageSize"] = self._page_size
+            page = self._call(operation, functools.partial(_first_page, paginate, config))
             yield page
             next_token = page.get("NextToken")
             if not next_token:
@@ -401,26 +416,42 @@ class IdentityCenterGateway:
 
     def _call(self, operation: str, send: Callable[[], T]) -> T:
         """One AWS call under the rate limit, retrying throttling and conflicts with backoff."""
-        attempt = 0
-        while True:
+
+        def wait(state: RetryCallState) -> float:
+            # Tenacity asks for the wait before it checks the stop: the last attempt draws no jitter.
+            retries = state.attempt_number - 1
+            return self._throttle_pause(retries) if retries < self._max_throttle_retries else 0.0
+
+        def before_sleep(state: RetryCallState) -> None:
+            log.warning(
+                "identity center call retried",
+                extra={
+                    "operation": operation,
+                    "code": _error_code(cast("ClientError", _failure(state))),
+                    "attempt": state.attempt_number,
+                    "pause": state.upcoming_sleep,
+                },
+            )
+
+        def give_up(state: RetryCallState) -> T:
+            exc = cast("ClientError", _failure(state))
+            raise IdentityCenterThrottled(
+                f"Identity Center {operation} still answered {_error_code(exc)} after {state.attempt_number} attempts"
+            ) from exc
+
+        def attempt() -> T:
             self._limiter.acquire(urgent=operation in URGENT_OPERATIONS)
-            try:
-                return send()
-            except ClientError as exc:
-                code = _error_code(exc)
-                if code not in RETRYABLE_CODES:
-                    raise
-                if attempt >= self._max_throttle_retries:
-                    raise IdentityCenterThrottled(
-                        f"Identity Center {operation} still answered {code} after {attempt + 1} attempts"
-                    ) from exc
-                pause = self._throttle_pause(attempt)
-                log.warning(
-                    "identity center call retried",
-                    extra={"operation": operation, "code": code, "attempt": attempt + 1, "pause": pause},
-                )
-                self._sleep(pause)
-                attempt += 1
+            return send()
+
+        retrying = Retrying(
+            stop=stop_after_attempt(self._max_throttle_retries + 1),
+            wait=wait,
+            retry=retry_if_exception(_retryable),
+            sleep=self._sleep,
+            before_sleep=before_sleep,
+            retry_error_callback=give_up,
+        )
+        return retrying(attempt)
 
     def _throttle_pause(self, attempt: int) -> float:
         # "Equal jitter": at least half the exponential step, so retries still spread out.

@@ -1,6 +1,6 @@
 """Mattermost REST through mattermostdriver, every call on a worker thread so the loop never stalls.
 
-A 429 is retried after the wait the server asks for, within a small budget (`RateLimitRetry`).
+A 429 is retried (tenacity) after the wait the server asks for, within a small budget (`RateLimitRetry`).
 
 Commands are called by path (``client.get/post/put``) where the driver's endpoint helpers are
 wrong (``update_command`` glues ids without a slash: docs/architecture.md, "Slash commands").
@@ -19,6 +19,8 @@ from urllib.parse import urlsplit
 import requests
 from mattermostdriver import Driver
 from mattermostdriver.exceptions import NotEnoughPermissions
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+from tenacity.stop import stop_base
 
 from bot.mattermost.trust import EmailTrust
 from bot.metrics import BotMetrics, status_label
@@ -58,6 +60,24 @@ class RateLimitRetry:
                 return seconds
         return self.default_wait
 
+    def wait(self, state: RetryCallState) -> float:
+        """The wait for tenacity: what the failed attempt's 429 asked for."""
+        return self.wait_for(getattr(_failure(state), "response", None))
+
+
+def _failure(state: RetryCallState) -> BaseException | None:
+    return state.outcome.exception() if state.outcome is not None else None
+
+
+class _WaitsPast(stop_base):
+    """Stop rather than let the waits of one call add up past ``max_total_wait`` seconds."""
+
+    def __init__(self, max_total_wait: float) -> None:
+        self.max_total_wait = max_total_wait
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        return retry_state.idle_for + retry_state.upcoming_sleep > self.max_total_wait
+
 
 def _seconds(value: str | None) -> float | None:
     try:
@@ -65,6 +85,10 @@ def _seconds(value: str | None) -> float | None:
     except ValueError:  # e.g. an HTTP-date, which Mattermost never sends
         return None
     return seconds if seconds is not None and 0 <= seconds < float("inf") else None
+
+
+def _rate_limited(exc: BaseException) -> bool:
+    return isinstance(exc, requests.RequestException) and _status(exc) == 429
 
 
 def _status(exc: BaseException) -> int | None:
@@ -134,24 +158,33 @@ class MattermostClient:
         middleware before any handler runs, so a 429'd request changed nothing (docs/architecture.md, "Rate limiting").
         """
         loop = asyncio.get_running_loop()
-        waited, retries = 0.0, 0
-        while True:
+
+        async def attempt() -> T:
             try:
                 result = await loop.run_in_executor(self._executor, functools.partial(call, *args, **kwargs))
-                self._metrics.mattermost_calls.labels("2xx").inc()
-                return result
             except requests.RequestException as exc:  # includes the driver's mapped HTTP errors' bases
                 self._metrics.mattermost_calls.labels(status_label(_status(exc))).inc()
                 if _status(exc) != 429:
                     forbidden = isinstance(exc, NotEnoughPermissions)
                     message = f"Mattermost call failed: {type(exc).__name__}"
                     raise MattermostUnavailable(message, forbidden=forbidden) from exc
-                wait = self._retry.wait_for(exc.response)
-                if retries >= self._retry.max_retries or waited + wait > self._retry.max_total_wait:
-                    message = f"Mattermost rate limit: gave up after {retries} retries and {waited:g} s"
-                    raise MattermostUnavailable(message, rate_limited=True) from exc
-            retries, waited = retries + 1, waited + wait
-            await self._sleep(wait)
+                raise
+            self._metrics.mattermost_calls.labels("2xx").inc()
+            return result
+
+        def give_up(state: RetryCallState) -> T:
+            retries, waited = state.attempt_number - 1, state.idle_for
+            message = f"Mattermost rate limit: gave up after {retries} retries and {waited:g} s"
+            raise MattermostUnavailable(message, rate_limited=True) from _failure(state)
+
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self._retry.max_retries + 1) | _WaitsPast(self._retry.max_total_wait),
+            wait=self._retry.wait,
+            retry=retry_if_exception(_rate_limited),
+            sleep=self._sleep,
+            retry_error_callback=give_up,
+        )
+        return await retrying(attempt)
 
     def use_trust(self, trust: EmailTrust) -> None:
         """How ``person`` vouches for e-mails (the trust reads this client's /config/client)."""
