@@ -89,7 +89,7 @@ def _wait(done: Callable[[], bool], timeout: float = 300.0) -> None:
             pass
         if time.monotonic() > deadline:
             raise TimeoutError("the stack did not get there in time")
-        time.sleep(0.1)
+        time.sleep(0.5)  # lateness is read at the wire, not here: poll gently, moto is the bottleneck
 
 
 def _config(state: Path) -> Path:
