@@ -1,14 +1,23 @@
-"""One typed settings object per backend process, built in its entry point."""
+"""One typed settings object per backend process, built in its entry point.
+
+pydantic-settings maps ``JIT_<FIELD>`` variables to fields, but only from the mapping the entry point
+passes to ``BackendSettings.from_env``: constructing the class reads nothing from ``os.environ``.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
+from typing_extensions import override
+
+ENV_PREFIX = "JIT_"
 
 
-class BackendSettings(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+class BackendSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="forbid")
 
     region: str = Field(min_length=1)
     audience: str = Field(min_length=1, description="deployment name signed into every request")
@@ -22,12 +31,33 @@ class BackendSettings(BaseModel):
     metrics: str = Field(default="emf", pattern=r"^(emf|cloudwatch)$")
 
     @classmethod
+    @override
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Only what the caller passes: the entry point hands its environment to from_env.
+        return (init_settings,)
+
+    @classmethod
     def from_env(cls, env: Mapping[str, str]) -> BackendSettings:
         """Variables are ``JIT_<FIELD>`` in upper case; AWS_REGION is the Lambda default."""
-        values: dict[str, str] = {}
-        for name in cls.model_fields:
-            key = f"JIT_{name.upper()}"
-            if key in env:
-                values[name] = env[key]
+        ours = {k: v for k, v in env.items() if k.startswith(ENV_PREFIX) and k == k.upper()}
+        values: dict[str, Any] = _MappingEnvSource(cls, ours)()
         values.setdefault("region", env.get("AWS_REGION", env.get("AWS_DEFAULT_REGION", "")))
         return cls.model_validate(values)
+
+
+class _MappingEnvSource(EnvSettingsSource):
+    """pydantic-settings' environment source over a given mapping instead of ``os.environ``."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        self._environ = environ
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return {key if self.case_sensitive else key.lower(): value for key, value in self._environ.items()}

@@ -1,25 +1,38 @@
 """Bot settings: BOT_* environment variables, or KEY=VALUE lines in a file (``BOT_CONFIG_FILE``).
 
+pydantic-settings maps ``BOT_<FIELD>`` variables to fields, but only from the mapping the entry point
+passes to ``BotSettings.load``: constructing the class reads neither ``os.environ`` nor a ``.env`` file.
 Secrets are ``SecretStr`` so a stray ``repr`` or log line never shows them.
 """
 
 from __future__ import annotations
 
+import io
 import ipaddress
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from dotenv.parser import parse_stream
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+from typing_extensions import override
 
 from jitwire.b64url import b64url_decode_lenient
 
 ENV_PREFIX = "BOT_"
+CONFIG_FILE_VARIABLE = ENV_PREFIX + "CONFIG_FILE"
 
 
-class BotSettings(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+class BotSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="forbid")
 
     # Mattermost
     mattermost_url: str = Field(description="base URL of Mattermost, e.g. https://chat.example.com")
@@ -46,7 +59,8 @@ class BotSettings(BaseModel):
     action_ttl_seconds: int = Field(default=7 * 24 * 3600, gt=0)
     # SNS
     sns_trust_mode: Literal["aws", "local-unsigned"] = "aws"
-    sns_allowed_topics: tuple[str, ...] = ()
+    # NoDecode: a comma list (split below), not the JSON pydantic-settings expects for a tuple.
+    sns_allowed_topics: Annotated[tuple[str, ...], NoDecode] = ()
     # Alarms (jit-alarms on /sns): where they are posted, who High alarms page, where the runbooks live.
     oncall_channel: str = "oncall"
     oncall_group_mention: str = Field(default="@oncall", pattern=r"^@[A-Za-z0-9._-]{1,64}$")
@@ -58,7 +72,14 @@ class BotSettings(BaseModel):
     # accounts signed in through one of these SSO services (seen only if the bot is a system admin),
     # every account when the Mattermost client config shows e-mail is verified or SSO-only,
     # or every account when the operator vouches for the whole deployment (trust_all_emails).
-    trusted_auth_services: tuple[str, ...] = ("saml", "gitlab", "openid", "office365", "google", "ldap")
+    trusted_auth_services: Annotated[tuple[str, ...], NoDecode] = (
+        "saml",
+        "gitlab",
+        "openid",
+        "office365",
+        "google",
+        "ldap",
+    )
     trust_deployment_email: bool = True
     trust_all_emails: bool = False
     client_config_refresh_seconds: float = Field(default=300.0, gt=0)
@@ -119,36 +140,63 @@ class BotSettings(BaseModel):
         return _b64url(self.backend_key_secret.get_secret_value(), "backend_key_secret")
 
     @classmethod
+    @override
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Only what the caller passes: the process environment is read in the entry point (load).
+        return (init_settings,)
+
+    @classmethod
     def from_mapping(cls, values: Mapping[str, str]) -> BotSettings:
         """``BOT_FOO`` keys become field ``foo``; other keys are ignored (the process environment)."""
-        fields = {
-            key[len(ENV_PREFIX) :].lower(): value
-            for key, value in values.items()
-            if key.startswith(ENV_PREFIX) and key != ENV_PREFIX + "CONFIG_FILE"
-        }
-        return cls.model_validate(fields)
+        ours = {k: v for k, v in values.items() if k.startswith(ENV_PREFIX) and k != CONFIG_FILE_VARIABLE}
+        fields = _MappingEnvSource(cls, ours)()
+        # pydantic-settings skips BOT_* names that are no field; a typo must fail, not be ignored.
+        known = {ENV_PREFIX + name.upper() for name in cls.model_fields}
+        unknown = {k[len(ENV_PREFIX) :].lower(): v for k, v in ours.items() if k.upper() not in known}
+        return cls.model_validate(fields | unknown)
 
     @classmethod
     def load(cls, environ: Mapping[str, str]) -> BotSettings:
         """The file named by ``BOT_CONFIG_FILE`` (if any) first, the environment over it."""
         merged: dict[str, str] = {}
-        path = environ.get(ENV_PREFIX + "CONFIG_FILE")
+        path = environ.get(CONFIG_FILE_VARIABLE)
         if path:
             merged |= parse_env_file(Path(path).read_text(encoding="utf-8"))
         merged |= {k: v for k, v in environ.items() if k.startswith(ENV_PREFIX)}
         return cls.from_mapping(merged)
 
 
+class _MappingEnvSource(EnvSettingsSource):
+    """pydantic-settings' environment source over a given mapping instead of ``os.environ``."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        self._environ = environ
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return {key if self.case_sensitive else key.lower(): value for key, value in self._environ.items()}
+
+
 def parse_env_file(text: str) -> dict[str, str]:
+    """``KEY=VALUE`` lines as python-dotenv reads them (quotes, ``export``, comments), without
+    ``${VAR}`` expansion; a line it cannot read is an error, not skipped as ``dotenv_values`` would."""
     values: dict[str, str] = {}
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        key, sep, value = line.partition("=")
-        if not sep:
-            raise ValueError(f"line {number}: expected KEY=VALUE")
-        values[key.strip()] = value.strip().strip('"').strip("'")
+    for binding in parse_stream(io.StringIO(text)):
+        if binding.key is None and not binding.error:
+            continue  # a blank or comment line
+        if binding.error or binding.key is None or binding.value is None:
+            # The binding starts at the blank lines before it; name the line that is wrong.
+            raw = binding.original.string
+            line = binding.original.line + raw[: len(raw) - len(raw.lstrip())].count("\n")
+            raise ValueError(f"line {line}: expected KEY=VALUE")
+        values[binding.key] = binding.value
     return values
 
 

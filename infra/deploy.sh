@@ -21,7 +21,7 @@ rm -rf "$build" && mkdir -p "$build/pkg"
 # Dependencies for the Lambda runtime (Linux x86_64, CPython 3.12), wheels only: no compiler needed.
 "$python" -m pip install --quiet --target "$build/pkg" --platform manylinux2014_x86_64 \
   --implementation cp --python-version 3.12 --only-binary=:all: \
-  "pydantic>=2.7,<3" "pyyaml>=6" "aws-lambda-powertools>=3.0" "tenacity>=9"
+  "pydantic>=2.7,<3" "pydantic-settings>=2.7,<3" "pyyaml>=6" "aws-lambda-powertools>=3.0" "tenacity>=9"
 # The code: the whole backend and jitwire folders, which import no other project package (lint-imports,
 # pyproject.toml). The local stack (jitlocal), jit-admin (jitadmin) and the bot are not deployed here.
 (cd "$root" && tar --exclude='__pycache__' -cf - backend jitwire) | tar -xf - -C "$build/pkg"
