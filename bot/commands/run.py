@@ -34,15 +34,28 @@ async def execute(
     response_url: str = "",
 ) -> None:
     """Never raises for expected failures: the person is told in one sentence."""
+    answer_failed = False
+
+    async def answer(text: str) -> None:
+        nonlocal answer_failed
+        try:
+            await reply(text)
+        except MattermostUnavailable:
+            answer_failed = True
+            raise
+
     try:
-        await _dispatch(services, command, actor, reply, source_id, trigger_id, response_url)
+        await _dispatch(services, command, actor, answer, source_id, trigger_id, response_url)
     except (BackendError, BackendUnavailable) as error:
         await reply(explain(error))
     except ValidationError as error:
         await reply(f"That is not valid: {error.error_count()} field(s) out of bounds. See `/jit help`.")
     except MattermostUnavailable:
         log.exception("Mattermost failed while running %s", type(command).__name__)
-        await reply("Mattermost refused part of this; please try again.")
+        # A failed answer may still have been posted (the response lost as Mattermost went down):
+        # a second answer would then be a duplicate, so only a failure elsewhere is explained.
+        if not answer_failed:
+            await reply("Mattermost refused part of this; please try again.")
 
 
 async def _dispatch(

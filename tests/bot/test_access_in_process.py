@@ -255,3 +255,37 @@ def test_a_direct_message_command_is_answered_in_that_dm_as_a_reply_to_the_post(
         "**Request `r1abc`**",
     )
     assert (usage["props"], usage["message"].startswith("`status` takes")) == ({PROP_REPLY_TO: "dm2"}, True)
+
+
+def _run(bot: Bot, text: str, reply: Any, **context: str) -> None:
+    from bot.commands import parsing
+    from bot.commands.run import execute
+
+    asyncio.run(execute(bot.services, parsing.parse(text), ALICE, reply, source_id="dm:p1", **context))
+
+
+def test_an_answer_lost_as_mattermost_goes_down_is_not_followed_by_a_second_answer() -> None:
+    """The answer may have been posted with only the response lost (a dropped connection): a
+    "Mattermost refused" line after it would be a second reply to one message."""
+    from bot.mattermost.client import MattermostUnavailable
+
+    bot, sent = Bot(), []
+
+    async def reply(text: str) -> None:
+        sent.append(text)
+        raise MattermostUnavailable("the connection dropped before the response")
+
+    bot.api.add(request_view())
+    _run(bot, "status r1", reply)
+    assert len(sent) == 1  # the status itself, tried once; no "Mattermost refused" after it
+
+
+def test_a_mattermost_failure_elsewhere_is_still_explained_to_the_person() -> None:
+    bot, sent = Bot(), []
+
+    async def reply(text: str) -> None:
+        sent.append(text)
+
+    bot.chat.failing.add("open_dialog")  # opening the request form fails, not the answer
+    _run(bot, "request", reply, trigger_id="trigger1", response_url=RESPONSE_URL)
+    assert sent == ["Mattermost refused part of this; please try again."]
