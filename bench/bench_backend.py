@@ -33,7 +33,10 @@ import json, sys, time
 event = json.loads(sys.stdin.read())
 t = time.perf_counter()
 import backend.handlers.api as h
-response = h.lambda_handler(event, None)
+from types import SimpleNamespace
+context = SimpleNamespace(function_name="jit-api", memory_limit_in_mb=512, aws_request_id="bench",
+                          invoked_function_arn="arn:aws:lambda:eu-west-1:111111111111:function:jit-api")
+response = h.lambda_handler(event, context)
 elapsed = time.perf_counter() - t
 assert response["statusCode"] == 200, response
 made = sorted(c.service for c in vars(h._process().clients).values() if c.made)
