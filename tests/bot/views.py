@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from jitwire.contract import ApprovalView, LifecycleEvent, RequestView
-from jitwire.models import CardRef, Person, RequestStatus
+from jitwire.models import CardRef, Person
+from tests.fakes.access_api import request_view
 
 NOW = datetime(2026, 11, 27, 14, 0, tzinfo=UTC)
 ALICE = Person(user_id="ua", username="alice", email="alice@example.com")
@@ -14,30 +15,8 @@ BOB = Person(user_id="ub", username="bob", email="bob@example.com")
 
 
 def view(**changes: Any) -> RequestView:
-    base: dict[str, Any] = {
-        "request_id": "rabc",
-        "requester": ALICE,
-        "account_id": "111111111111",
-        "account_name": "prod",
-        "permission_set": "AdministratorAccess",
-        "duration_seconds": 3600,
-        "duration": "1h",
-        "reason": "investigating INC-1",
-        "status": RequestStatus.PENDING,
-        "version": 1,
-        "created_at": NOW,
-        "approval_deadline": NOW + timedelta(hours=1),
-        "approvals": (),
-        "approvals_required": 1,
-        "decided_by": None,
-        "decision_note": None,
-        "start_time": None,
-        "end_time": None,
-        "revoke_failures": 0,
-        "last_error": None,
-        "card": CardRef(channel_id="c1", post_id="p1"),
-    }
-    return RequestView.model_validate(base | changes)
+    """The fakes' pending request, as these tests knew it: id ``rabc``, already on card ``p1``."""
+    return request_view(**({"request_id": "rabc", "card": CardRef(channel_id="c1", post_id="p1")} | changes))
 
 
 def approved_by(*people: Person) -> tuple[ApprovalView, ...]:
