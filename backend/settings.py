@@ -10,13 +10,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
-from typing_extensions import override
+from pydantic_settings import SettingsConfigDict
+
+from jitwire.mapping_settings import MappingSettings
 
 ENV_PREFIX = "JIT_"
 
 
-class BackendSettings(BaseSettings):
+class BackendSettings(MappingSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="forbid")
 
     region: str = Field(min_length=1)
@@ -31,33 +32,9 @@ class BackendSettings(BaseSettings):
     metrics: str = Field(default="emf", pattern=r"^(emf|cloudwatch)$")
 
     @classmethod
-    @override
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # Only what the caller passes: the entry point hands its environment to from_env.
-        return (init_settings,)
-
-    @classmethod
     def from_env(cls, env: Mapping[str, str]) -> BackendSettings:
         """Variables are ``JIT_<FIELD>`` in upper case; AWS_REGION is the Lambda default."""
         ours = {k: v for k, v in env.items() if k.startswith(ENV_PREFIX) and k == k.upper()}
-        values: dict[str, Any] = _MappingEnvSource(cls, ours)()
+        values: dict[str, Any] = cls.fields_from(ours)
         values.setdefault("region", env.get("AWS_REGION", env.get("AWS_DEFAULT_REGION", "")))
         return cls.model_validate(values)
-
-
-class _MappingEnvSource(EnvSettingsSource):
-    """pydantic-settings' environment source over a given mapping instead of ``os.environ``."""
-
-    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
-        self._environ = environ
-        super().__init__(settings_cls)
-
-    def _load_env_vars(self) -> Mapping[str, str | None]:
-        return {key if self.case_sensitive else key.lower(): value for key, value in self._environ.items()}

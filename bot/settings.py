@@ -16,22 +16,16 @@ from urllib.parse import urlsplit
 
 from dotenv.parser import parse_stream
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import (
-    BaseSettings,
-    EnvSettingsSource,
-    NoDecode,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-)
-from typing_extensions import override
+from pydantic_settings import NoDecode, SettingsConfigDict
 
 from jitwire.b64url import b64url_decode_lenient
+from jitwire.mapping_settings import MappingSettings
 
 ENV_PREFIX = "BOT_"
 CONFIG_FILE_VARIABLE = ENV_PREFIX + "CONFIG_FILE"
 
 
-class BotSettings(BaseSettings):
+class BotSettings(MappingSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="forbid")
 
     # Mattermost
@@ -140,23 +134,10 @@ class BotSettings(BaseSettings):
         return _b64url(self.backend_key_secret.get_secret_value(), "backend_key_secret")
 
     @classmethod
-    @override
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # Only what the caller passes: the process environment is read in the entry point (load).
-        return (init_settings,)
-
-    @classmethod
     def from_mapping(cls, values: Mapping[str, str]) -> BotSettings:
         """``BOT_FOO`` keys become field ``foo``; other keys are ignored (the process environment)."""
         ours = {k: v for k, v in values.items() if k.startswith(ENV_PREFIX) and k != CONFIG_FILE_VARIABLE}
-        fields = _MappingEnvSource(cls, ours)()
+        fields = cls.fields_from(ours)
         # pydantic-settings skips BOT_* names that are no field; a typo must fail, not be ignored.
         known = {ENV_PREFIX + name.upper() for name in cls.model_fields}
         unknown = {k[len(ENV_PREFIX) :].lower(): v for k, v in ours.items() if k.upper() not in known}
@@ -171,17 +152,6 @@ class BotSettings(BaseSettings):
             merged |= parse_env_file(Path(path).read_text(encoding="utf-8"))
         merged |= {k: v for k, v in environ.items() if k.startswith(ENV_PREFIX)}
         return cls.from_mapping(merged)
-
-
-class _MappingEnvSource(EnvSettingsSource):
-    """pydantic-settings' environment source over a given mapping instead of ``os.environ``."""
-
-    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
-        self._environ = environ
-        super().__init__(settings_cls)
-
-    def _load_env_vars(self) -> Mapping[str, str | None]:
-        return {key if self.case_sensitive else key.lower(): value for key, value in self._environ.items()}
 
 
 def parse_env_file(text: str) -> dict[str, str]:
