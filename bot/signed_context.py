@@ -34,6 +34,19 @@ class ContextRejected(Exception):
         super().__init__(reason)
         self.reason = reason
 
+    @property
+    def told(self) -> str:
+        """What the person who clicked is told."""
+        return BUTTON_REFUSALS.get(self.reason, "This button cannot be used.")
+
+
+BUTTON_REFUSALS = {
+    "malformed_context": "This button is not one of ours.",
+    "bad_signature": "This button is not one of ours.",
+    "expired": "This button has expired.",
+    "wrong_post": "This button does not belong to this message.",
+}
+
 
 def same_text(given: str, expected: str) -> bool:
     """Constant-time equality for any text: ``hmac.compare_digest`` refuses non-ASCII ``str``

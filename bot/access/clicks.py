@@ -20,19 +20,12 @@ from bot.access.services import AccessServices
 from bot.logsafe import shown
 from bot.mattermost.client import MattermostUnavailable
 from bot.mattermost.payloads import ActionClick
-from bot.signed_context import ContextRejected
+from bot.signed_context import BUTTON_REFUSALS, ContextRejected
 from jitwire.client import BackendError, BackendUnavailable
 from jitwire.contract import RequestView
 from jitwire.models import Person
 
 log = logging.getLogger("bot.clicks")
-
-_REFUSED = {
-    "malformed_context": "This button is not one of ours.",
-    "bad_signature": "This button is not one of ours.",
-    "expired": "This button has expired.",
-    "wrong_post": "This button does not belong to this message.",
-}
 
 
 async def handle_click(services: AccessServices, click: ActionClick) -> dict[str, Any]:
@@ -48,7 +41,7 @@ async def handle_click(services: AccessServices, click: ActionClick) -> dict[str
             shown(click.post_id),
             shown(click.user_id),
         )
-        return {"ephemeral_text": _REFUSED.get(rejected.reason, "This button cannot be used.")}
+        return {"ephemeral_text": rejected.told}
     try:
         actor = await services.mm.person(click.user_id)
         if ctx.action in ("approve", "deny"):
@@ -66,7 +59,7 @@ async def _decide(services: AccessServices, ctx: ActionContext, actor: Person) -
     on_card = view.card is not None and (view.card.post_id, view.card.channel_id) == (ctx.post_id, ctx.channel_id)
     if not on_card and not await services.cards.is_copy(ctx.request_id, ctx.post_id, ctx.channel_id):
         log.warning("button click refused reason=not_the_card request_id=%s post_id=%s", ctx.request_id, ctx.post_id)
-        return {"ephemeral_text": _REFUSED["wrong_post"]}
+        return {"ephemeral_text": BUTTON_REFUSALS["wrong_post"]}
     decision = ctx.action
     after = await services.backend.run(lambda c: c.decide(actor, ctx.request_id, decision))
     await services.cards.render(after)

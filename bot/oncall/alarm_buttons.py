@@ -25,13 +25,6 @@ from jitwire.chattext import username
 
 log = logging.getLogger("bot.alarms")
 
-_REFUSED = {
-    "malformed_context": "This button is not one of ours.",
-    "bad_signature": "This button is not one of ours.",
-    "expired": "This button has expired.",
-    "wrong_post": "This button does not belong to this message.",
-}
-
 
 class AlarmButtons:
     def __init__(
@@ -67,7 +60,7 @@ class AlarmButtons:
                 shown(click.post_id),
                 shown(click.user_id),
             )
-            return {"ephemeral_text": _REFUSED.get(rejected.reason, "This button cannot be used.")}
+            return {"ephemeral_text": rejected.told}
         except MattermostUnavailable:
             log.exception("Mattermost failed during an alarm click on %s", shown(click.post_id))
             return {"ephemeral_text": "Mattermost failed while handling this click; please try again."}
