@@ -1,10 +1,11 @@
 """A mattermostdriver ``Websocket`` that works over wss, reconnects after every kind of close and
 closes cleanly (the driver's bugs: docs/architecture.md, "Websocket").
 
-Reconnects use exponential backoff with jitter. The backoff starts afresh after any session that
-received ``hello`` and stayed up for ``Backoff.stable_after`` seconds, however it ended (a normal
-close, 1011, 1012 or a dropped TCP stream: a restarting Mattermost drops TCP), so a server that
-restarts now and then is reconnected to within a second every time. The handler is awaited
+Reconnects use exponential backoff with jitter, driven by tenacity like the REST client's retries.
+The backoff starts afresh after any session that received ``hello`` and stayed up for
+``Backoff.stable_after`` seconds, however it ended (a normal close, 1011, 1012 or a dropped TCP
+stream: a restarting Mattermost drops TCP), so a server that restarts now and then is reconnected
+to within a second every time. The handler is awaited
 inline, so it must be quick: the bot's handler only schedules work.
 """
 
@@ -23,6 +24,7 @@ from typing import Any
 
 import websockets
 from mattermostdriver.websocket import Websocket
+from tenacity import AsyncRetrying, RetryCallState, retry_if_result
 from websockets.asyncio.client import ClientConnection
 
 log = logging.getLogger("bot.websocket")
@@ -69,6 +71,7 @@ class ReconnectingWebsocket(Websocket):  # type: ignore[misc]  # untyped third-p
         self._rng = rng
         self._monotonic = monotonic
         self._hello_at: float | None = None  # when the current session authenticated
+        self._first_attempt = 1  # tenacity's attempt number at which the backoff last started afresh
         self._socket: ClientConnection | None = None
         self._stopped = asyncio.Event()
         self.connected = False
@@ -82,25 +85,41 @@ class ReconnectingWebsocket(Websocket):  # type: ignore[misc]  # untyped third-p
     async def connect(self, event_handler: Handler) -> None:
         """Run until ``disconnect``: connect, authenticate, read; on any close wait and reconnect."""
         self._alive = True
-        attempt = 0
-        while self._alive:
-            self._hello_at = None
-            try:
-                await self._session(event_handler)
-            except (TimeoutError, OSError, websockets.WebSocketException, ValueError) as exc:
-                log.warning("websocket to %s failed: %s", self.url, type(exc).__name__)
-            finally:
-                self.connected = False
-                self._socket = None
-            if not self._alive:
-                break
-            if self._was_stable():
-                attempt = 0  # a healthy session ended, however it closed: start the backoff afresh
-            delay = self._backoff.delay(attempt, self._rng)
-            attempt += 1
-            log.info("websocket reconnecting in %.2f s (attempt %d)", delay, attempt)
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._stopped.wait(), timeout=delay)
+        self._first_attempt = 1
+        reconnecting = AsyncRetrying(
+            retry=retry_if_result(lambda _: self._alive),  # every end of a session, while not stopped
+            wait=self._delay,
+            sleep=self._pause,
+            before_sleep=self._log_reconnect,
+        )
+        await reconnecting(self._one_session, event_handler)
+
+    async def _one_session(self, event_handler: Handler) -> None:
+        self._hello_at = None
+        if not self._alive:
+            return
+        try:
+            await self._session(event_handler)
+        except (TimeoutError, OSError, websockets.WebSocketException, ValueError) as exc:
+            log.warning("websocket to %s failed: %s", self.url, type(exc).__name__)
+        finally:
+            self.connected = False
+            self._socket = None
+
+    def _delay(self, state: RetryCallState) -> float:
+        if self._was_stable():
+            self._first_attempt = state.attempt_number  # a healthy session ended, however it closed: afresh
+        return self._backoff.delay(state.attempt_number - self._first_attempt, self._rng)
+
+    async def _pause(self, seconds: float) -> None:
+        """tenacity's sleep, cut short by ``disconnect``."""
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._stopped.wait(), timeout=seconds)
+
+    def _log_reconnect(self, state: RetryCallState) -> None:
+        delay = state.next_action.sleep if state.next_action is not None else 0.0
+        attempt = state.attempt_number - self._first_attempt + 1
+        log.info("websocket reconnecting in %.2f s (attempt %d)", delay, attempt)
 
     async def _session(self, event_handler: Handler) -> None:
         kwargs = dict(self.options.get("websocket_kw_args") or {})
