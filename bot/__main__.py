@@ -17,7 +17,8 @@ JIT access bot for Mattermost: serves /jit, buttons, dialogs and SNS (/sns) over
 the Mattermost websocket, answers /healthz and /metrics.
 
 Settings come from BOT_* environment variables; BOT_CONFIG_FILE names a KEY=VALUE file read first
-(the environment wins). config/bot.example.env lists and explains every variable. SIGTERM or SIGINT
+(the environment wins); BOT_SECRETS_DIR names a folder of one file per secret (bot_mattermost_token,
+...), read before both. config/bot.example.env lists and explains every variable. SIGTERM or SIGINT
 stop the bot gracefully: requests in flight finish, the websocket closes, then the process exits.
 """
 
@@ -27,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="jit-bot",
         description=DESCRIPTION,
-        epilog=f"variables: {ENV_PREFIX}CONFIG_FILE {variables}",
+        epilog=f"variables: {ENV_PREFIX}CONFIG_FILE {ENV_PREFIX}SECRETS_DIR {variables}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--check-config", action="store_true", help="load and validate the settings, print OK and exit")

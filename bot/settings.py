@@ -1,4 +1,5 @@
-"""Bot settings: BOT_* environment variables, or KEY=VALUE lines in a file (``BOT_CONFIG_FILE``).
+"""Bot settings: BOT_* environment variables, KEY=VALUE lines in a file (``BOT_CONFIG_FILE``), and
+one file per secret in a folder (``BOT_SECRETS_DIR``, as Docker and Kubernetes mount secrets).
 
 pydantic-settings maps ``BOT_<FIELD>`` variables to fields, but only from the mapping the entry point
 passes to ``BotSettings.load``: constructing the class reads neither ``os.environ`` nor a ``.env`` file.
@@ -16,13 +17,15 @@ from urllib.parse import urlsplit
 
 from dotenv.parser import parse_stream
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import NoDecode, SettingsConfigDict
+from pydantic_settings import NoDecode, SecretsSettingsSource, SettingsConfigDict
 
 from jitwire.b64url import b64url_decode_lenient
 from jitwire.mapping_settings import MappingSettings
 
 ENV_PREFIX = "BOT_"
 CONFIG_FILE_VARIABLE = ENV_PREFIX + "CONFIG_FILE"
+SECRETS_DIR_VARIABLE = ENV_PREFIX + "SECRETS_DIR"
+SOURCE_VARIABLES = (CONFIG_FILE_VARIABLE, SECRETS_DIR_VARIABLE)  # where settings are, not settings
 
 
 class BotSettings(MappingSettings):
@@ -134,24 +137,36 @@ class BotSettings(MappingSettings):
         return _b64url(self.backend_key_secret.get_secret_value(), "backend_key_secret")
 
     @classmethod
-    def from_mapping(cls, values: Mapping[str, str]) -> BotSettings:
-        """``BOT_FOO`` keys become field ``foo``; other keys are ignored (the process environment)."""
-        ours = {k: v for k, v in values.items() if k.startswith(ENV_PREFIX) and k != CONFIG_FILE_VARIABLE}
+    def from_mapping(cls, values: Mapping[str, str], secrets: Mapping[str, str] | None = None) -> BotSettings:
+        """``BOT_FOO`` keys become field ``foo``; other keys are ignored (the process environment).
+        ``secrets`` (field → value, from ``secrets_in``) count only where ``values`` say nothing."""
+        ours = {k: v for k, v in values.items() if k.startswith(ENV_PREFIX) and k not in SOURCE_VARIABLES}
         fields = cls.fields_from(ours)
         # pydantic-settings skips BOT_* names that are no field; a typo must fail, not be ignored.
         known = {ENV_PREFIX + name.upper() for name in cls.model_fields}
         unknown = {k[len(ENV_PREFIX) :].lower(): v for k, v in ours.items() if k.upper() not in known}
-        return cls.model_validate(fields | unknown)
+        return cls.model_validate(dict(secrets or {}) | fields | unknown)
 
     @classmethod
     def load(cls, environ: Mapping[str, str]) -> BotSettings:
-        """The file named by ``BOT_CONFIG_FILE`` (if any) first, the environment over it."""
+        """The folder named by ``BOT_SECRETS_DIR`` (if any), the file named by ``BOT_CONFIG_FILE``
+        (if any) over it, the environment over both: pydantic-settings' order (env, dotenv, secrets)."""
         merged: dict[str, str] = {}
         path = environ.get(CONFIG_FILE_VARIABLE)
         if path:
             merged |= parse_env_file(Path(path).read_text(encoding="utf-8"))
         merged |= {k: v for k, v in environ.items() if k.startswith(ENV_PREFIX)}
-        return cls.from_mapping(merged)
+        folder = merged.get(SECRETS_DIR_VARIABLE)
+        return cls.from_mapping(merged, cls.secrets_in(Path(folder)) if folder else None)
+
+    @classmethod
+    def secrets_in(cls, folder: Path) -> dict[str, str]:
+        """Files named like the variables (``bot_mattermost_token``, any case), one value each, read by
+        pydantic-settings; other files are ignored (a mounted folder may hold more)."""
+        if not folder.is_dir():
+            raise ValueError(f"{SECRETS_DIR_VARIABLE} {folder} is not a folder")
+        found = SecretsSettingsSource(cls, secrets_dir=folder)()
+        return {name: str(value) for name, value in found.items() if value is not None}
 
 
 def parse_env_file(text: str) -> dict[str, str]:

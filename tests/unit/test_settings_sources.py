@@ -73,3 +73,26 @@ def test_a_config_line_that_cannot_be_read_is_named_not_skipped() -> None:
         parse_env_file("BOT_A=1\n\n  \nnot a pair\n")
     with pytest.raises(ValueError, match="line 2"):
         parse_env_file("BOT_A=1\nBOT_B\n")
+
+
+def test_secrets_come_from_a_mounted_folder_under_the_file_and_the_environment(tmp_path: Path) -> None:
+    folder = tmp_path / "secrets"
+    folder.mkdir()
+    (folder / "bot_mattermost_token").write_text("token-from-folder\n")
+    (folder / "BOT_ACTION_KEY").write_text(KEY)  # names match in any case, as pydantic-settings reads them
+    (folder / "bot_team_name").write_text("folder-team")
+    (folder / "unrelated").write_text("a mounted folder may hold more")
+    config = tmp_path / "bot.env"
+    config.write_text("BOT_TEAM_NAME=file-team\n")
+    env = {k: v for k, v in BOT_ENV.items() if k not in ("BOT_MATTERMOST_TOKEN", "BOT_ACTION_KEY", "BOT_TEAM_NAME")}
+    settings = BotSettings.load(env | {"BOT_SECRETS_DIR": str(folder), "BOT_CONFIG_FILE": str(config)})
+    assert settings.mattermost_token.get_secret_value() == "token-from-folder"
+    assert settings.action_key_bytes() == b"k" * 32
+    assert settings.team_name == "file-team"  # the file over the folder
+    overridden = BotSettings.load(BOT_ENV | {"BOT_SECRETS_DIR": str(folder)})
+    assert overridden.mattermost_token.get_secret_value() == "mm-token"  # the environment over both
+
+
+def test_a_secrets_folder_that_is_missing_is_named() -> None:
+    with pytest.raises(ValueError, match="BOT_SECRETS_DIR /nonexistent/secrets is not a folder"):
+        BotSettings.load(BOT_ENV | {"BOT_SECRETS_DIR": "/nonexistent/secrets"})
