@@ -118,7 +118,7 @@ def notification(
         "AlarmConfigurationUpdatedTimestamp": f"{at:%Y-%m-%dT%H:%M:%S.000+0000}",
         "NewStateValue": state,
         "NewStateReason": _reason(alarm, state, crossing, at),
-        "StateChangeTime": f"{at:%Y-%m-%dT%H:%M:%S.000+0000}",
+        "StateChangeTime": f"{at:%Y-%m-%dT%H:%M:%S}.{at.microsecond // 1000:03d}+0000",
         "Region": REGION_NAMES.get(region, region),
         "AlarmArn": alarm["AlarmArn"],
         "OldStateValue": old_state,
@@ -145,7 +145,10 @@ def fire(
         raise ValueError(f"no alarm named {alarm_name!r}; the alarms are: {known}")
     alarm = found[0]
     old_state = str(alarm.get("StateValue", "OK"))
-    moment = (at or datetime.now(UTC)).replace(microsecond=0)
+    # CloudWatch's StateChangeTime is to the millisecond: an OK set within the second of its ALARM
+    # is still later than it (the bot ignores a change no later than the episode's start).
+    moment = at or datetime.now(UTC)
+    moment = moment.replace(microsecond=moment.microsecond // 1000 * 1000)
     message = notification(alarm, state, old_state, value, region, moment)
     cloudwatch.set_alarm_state(AlarmName=alarm_name, StateValue=state, StateReason=message["NewStateReason"])
     actions = {"ALARM": "AlarmActions", "OK": "OKActions", "INSUFFICIENT_DATA": "InsufficientDataActions"}[state]

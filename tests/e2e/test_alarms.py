@@ -249,6 +249,22 @@ def test_fire_alarm_on_the_local_stack_reaches_the_oncall_channel(system: System
     assert root["props"]["jit_alarm_status"] == "open"
 
 
+def test_an_ok_within_the_second_of_its_alarm_still_resolves_it(system: System) -> None:
+    """CloudWatch's StateChangeTime is to the millisecond; the drill dropped it, so an OK set in the
+    same second as its ALARM looked no later than the episode's start and was ignored."""
+    from jitlocal.alarm_drill import fire
+
+    subscribed_bot(system)
+    stack = system.stack
+    opened = stack.clock().replace(microsecond=120_000)
+    alarm = fire(stack.clients.cloudwatch, stack.clients.sns, ERROR_RATE, "ALARM", 7.3, stack.config.region, opened)
+    assert alarm["StateChangeTime"].endswith(".120+0000")
+    [root] = wait_until(lambda: roots(system), what="the alarm post")
+    later = opened + timedelta(milliseconds=400)
+    fire(stack.clients.cloudwatch, stack.clients.sns, ERROR_RATE, "OK", None, stack.config.region, later)
+    wait_until(lambda: any("OK again" in p["message"] for p in replies(system, root["id"])), what="the resolve reply")
+
+
 def test_second_alarm_in_the_episode_is_a_flap_reply(system: System) -> None:
     subscribed_bot(system)
     system.stack.fire_alarm(ERROR_RATE, value=7.3)
