@@ -91,7 +91,7 @@ chromium:
 	  fi; }
 
 test: lint typecheck scan package chromium
-	TZ=UTC JIT_CHROMIUM=$(CHROMIUM) $(BIN)/pytest -n 2 -q
+	TZ=UTC JIT_CHROMIUM=$(CHROMIUM) $(BIN)/pytest -n 2 -q --cov --cov-report=term:skip-covered
 
 # The committed Mattermost contract against the published OpenAPI file beside this checkout (CI runs it).
 drift: $(STAMP)
