@@ -17,7 +17,7 @@ log = logging.getLogger("backend.workflow")
 
 
 class _Task(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="ignore")
 
     request_id: str = Field(min_length=1, max_length=64)
 
@@ -37,7 +37,7 @@ class RevokeTask(_Task):
 class StepError(BaseModel):
     """What a Catch puts in ``ResultPath``: ``{"Error": ..., "Cause": ...}``."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="ignore")
 
     Error: str = "Unknown"
     Cause: str | None = None
