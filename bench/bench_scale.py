@@ -205,7 +205,7 @@ class ScaleRun:
         return ids, started
 
     def until(self, request_id: str, status: Any) -> None:
-        _wait(lambda: self.stack.deps.store.get(request_id).status is status)
+        _wait(lambda: self.stack.uow.store.get(request_id).status is status)
 
     def counted(self, step: Callable[[], object]) -> list[str]:
         mark = time.monotonic()
@@ -252,7 +252,7 @@ class ScaleRun:
         """Jump to just before the first end time, let time flow, return lateness and bounds per revoke."""
         from jitwire.models import RequestStatus
 
-        store = self.stack.deps.store
+        store = self.stack.uow.store
         requests = [store.get(r) for r in ids]
         principal_end = {r.principal_id: r.end_time for r in requests}
         first_end = min(e for e in principal_end.values() if e is not None)
@@ -320,6 +320,6 @@ class ScaleRun:
         self.clock.freeze()
         ids, _ = self.burst(100)
         self.clock.jump_to(self.clock())  # flowing again; revokes_after moves it on
-        ends = {self.stack.deps.store.get(r).end_time for r in ids}
+        ends = {self.stack.uow.store.get(r).end_time for r in ids}
         assert len(ends) == 1, f"expected one end time, got {len(ends)}"
         self.revoke_row("N=100 same second", *self.revokes_after(ids, timedelta(seconds=1)))

@@ -48,7 +48,7 @@ def aws_context(args: argparse.Namespace, console: Console) -> AdminContext:
     return AdminContext(
         settings=settings,
         clients=clients,
-        deps=build_unit_of_work(settings, clients),
+        uow=build_unit_of_work(settings, clients),
         console=console,
         prompt=input,
         journal_dir=args.journal_dir,

@@ -108,52 +108,52 @@ def new_journal(
 # -- gathering (reads only) -----------------------------------------------------------------------
 
 
-def _statuses(deps: UnitOfWork, request_ids: Iterable[str]) -> dict[str, RequestStatus | None]:
+def _statuses(uow: UnitOfWork, request_ids: Iterable[str]) -> dict[str, RequestStatus | None]:
     found: dict[str, RequestStatus | None] = {}
     for request_id in sorted(set(request_ids)):
         try:
-            found[request_id] = deps.store.get(request_id).status
+            found[request_id] = uow.store.get(request_id).status
         except RequestNotFound:
             found[request_id] = None
     return found
 
 
-def _live_assignments(deps: UnitOfWork, principals: set[str]) -> set[AssignmentTarget]:
+def _live_assignments(uow: UnitOfWork, principals: set[str]) -> set[AssignmentTarget]:
     """Live USER assignments of the managed permission sets, for the given principals only."""
-    policy = deps.policies.current()
+    policy = uow.policies.current()
     live: set[AssignmentTarget] = set()
     for ps_name in sorted(policy.managed_permission_sets):
-        ps_arn = deps.directory.permission_set_arn(ps_name)
+        ps_arn = uow.directory.permission_set_arn(ps_name)
         for account in policy.accounts:
             live.update(
-                t for t in deps.assignments.list_user_assignments(account.id, ps_arn) if t.principal_id in principals
+                t for t in uow.assignments.list_user_assignments(account.id, ps_arn) if t.principal_id in principals
             )
     return live
 
 
 def gather(
-    deps: UnitOfWork, scope: Scope, *, sweep: bool = True
+    uow: UnitOfWork, scope: Scope, *, sweep: bool = True
 ) -> tuple[tuple[TargetStep, ...], tuple[RecordStep, ...], tuple[NoticeStep, ...]]:
     """Read what the scope covers: ledger holders, their statuses and (optionally) live assignments."""
     if scope.kind == "request":
-        request = deps.store.get(scope.value)
+        request = uow.store.get(scope.value)
         if not request.status.holds_access:
             raise NothingToRevoke(
                 f"request {request.request_id} is {request.status}; it holds no access. "
                 "To remove a person's access whatever its origin, use --user"
             )
-        holders = deps.ledger.holders(request.target) | {request.request_id}
-        return plan_steps({request.target: holders}, _statuses(deps, holders), ())
-    ledger = {t: h for t, h in deps.ledger.all().items() if h}
+        holders = uow.ledger.holders(request.target) | {request.request_id}
+        return plan_steps({request.target: holders}, _statuses(uow, holders), ())
+    ledger = {t: h for t, h in uow.ledger.all().items() if h}
     if scope.kind == "user":
-        principal = deps.directory.find_user_id(scope.value)
+        principal = uow.directory.find_user_id(scope.value)
         ledger = {t: h for t, h in ledger.items() if t.principal_id == principal}
         principals = {principal}
     else:
         principals = {t.principal_id for t in ledger}
-    swept = _live_assignments(deps, principals) if sweep and principals else set()
+    swept = _live_assignments(uow, principals) if sweep and principals else set()
     holders_all = {request_id for holders in ledger.values() for request_id in holders}
-    return plan_steps(ledger, _statuses(deps, holders_all), swept)
+    return plan_steps(ledger, _statuses(uow, holders_all), swept)
 
 
 # -- execution ------------------------------------------------------------------------------------
@@ -194,7 +194,7 @@ def _phase(
     return tuple(current)
 
 
-def execute(deps: UnitOfWork, journal: Journal, path: Path, progress: Progress | None = None) -> Journal:
+def execute(uow: UnitOfWork, journal: Journal, path: Path, progress: Progress | None = None) -> Journal:
     """Delete, then record; the journal on disk reflects every step. Safe to run again (resume)."""
     tick = progress or (lambda _label: None)
     state = [journal]
@@ -207,7 +207,7 @@ def execute(deps: UnitOfWork, journal: Journal, path: Path, progress: Progress |
     targets = _phase(
         journal.targets,
         lambda _step: True,
-        lambda step: deps.assignments.delete_assignment(step.target),
+        lambda step: uow.assignments.delete_assignment(step.target),
         lambda step: f"delete {step.target.ledger_key}",
         lambda steps: save(targets=steps),
         tick,
@@ -216,7 +216,7 @@ def execute(deps: UnitOfWork, journal: Journal, path: Path, progress: Progress |
     sessions = _phase(
         journal.sessions,
         lambda step: step.target in deleted,
-        lambda step: _end_sessions(deps, state[0], step),
+        lambda step: _end_sessions(uow, state[0], step),
         lambda step: f"end sessions {step.target.ledger_key}",
         lambda steps: save(sessions=steps),
         tick,
@@ -226,7 +226,7 @@ def execute(deps: UnitOfWork, journal: Journal, path: Path, progress: Progress |
         journal.records,
         # Only then REVOKED: a request whose sessions could not be ended waits for resume.
         lambda step: step.target in deleted and (not journal.sessions or step.target in ended),
-        lambda step: _record(deps, state[0], step, ended.get(step.target)),
+        lambda step: _record(uow, state[0], step, ended.get(step.target)),
         lambda step: f"record {step.request_id}",
         lambda steps: save(records=steps),
         tick,
@@ -234,7 +234,7 @@ def execute(deps: UnitOfWork, journal: Journal, path: Path, progress: Progress |
     _phase(
         journal.notices,
         lambda step: step.target in deleted,
-        lambda step: _notify(deps, state[0], step.target),
+        lambda step: _notify(uow, state[0], step.target),
         lambda step: f"notify {step.target.ledger_key}",
         lambda steps: save(notices=steps),
         tick,
@@ -246,33 +246,33 @@ def step_count(journal: Journal) -> int:
     return len(journal.targets) + len(journal.sessions) + len(journal.records) + len(journal.notices)
 
 
-def _end_sessions(deps: UnitOfWork, journal: Journal, step: SessionStep) -> dict[str, object]:
+def _end_sessions(uow: UnitOfWork, journal: Journal, step: SessionStep) -> dict[str, object]:
     """What was provisioned is kept on the step, so each record (even after resume) carries it."""
     done = deny_sessions(
-        deps, step.target, who=f"break-glass {journal.journal_id} ({journal.scope})", without_dynamodb=True
+        uow, step.target, who=f"break-glass {journal.journal_id} ({journal.scope})", without_dynamodb=True
     )
     return {"ended_at": done.at, "until": done.until, "wide": done.wide}
 
 
-def _record(deps: UnitOfWork, journal: Journal, record: RecordStep, session: SessionStep | None = None) -> None:
+def _record(uow: UnitOfWork, journal: Journal, record: RecordStep, session: SessionStep | None = None) -> None:
     """Final status, audit and event in one conditional write, then leave the ledger (idempotent)."""
     for attempt in range(_RECORD_ATTEMPTS):
         try:
-            request: AccessRequest | None = deps.store.get(record.request_id)
+            request: AccessRequest | None = uow.store.get(record.request_id)
         except RequestNotFound:
             request = None
         after = _revoked(request, journal, session) if request is not None else None
         if request is None or after is None:
             break
-        entry = deps.entry(EVENT_TYPE, journal.operator, request.status, after.status, _detail(journal))
+        entry = uow.entry(EVENT_TYPE, journal.operator, request.status, after.status, _detail(journal))
         try:
-            deps.commit(request, after, entry)
+            uow.commit(request, after, entry)
         except ConcurrentUpdate:  # the workflow moved it meanwhile: look again
             if attempt == _RECORD_ATTEMPTS - 1:
                 raise
             continue
         break
-    deps.ledger.remove(record.target, record.request_id)
+    uow.ledger.remove(record.target, record.request_id)
 
 
 def _revoked(request: AccessRequest, journal: Journal, session: SessionStep | None) -> AccessRequest | None:
@@ -286,14 +286,14 @@ def _revoked(request: AccessRequest, journal: Journal, session: SessionStep | No
     return None  # already final
 
 
-def _notify(deps: UnitOfWork, journal: Journal, target: AssignmentTarget) -> None:
+def _notify(uow: UnitOfWork, journal: Journal, target: AssignmentTarget) -> None:
     event_id = uuid.uuid4().hex
     event = LifecycleEvent(
         event_id=event_id,
         type=EVENT_TYPE,
-        occurred_at=deps.now(),
+        occurred_at=uow.now(),
         actor=journal.operator,
         request=None,
         detail=f"removed {target.ledger_key}, which no active request held. {_detail(journal)}",
     )
-    deps.events.publish(event_id, EVENT_TYPE, event.model_dump_json())
+    uow.events.publish(event_id, EVENT_TYPE, event.model_dump_json())

@@ -212,7 +212,7 @@ def _run_journal(ctx: AdminContext, journal: Journal, path: Path) -> int:
     with progress:
         task = progress.add_task("break-glass", total=breakglass.step_count(journal))
         journal = breakglass.execute(
-            ctx.deps, journal, path, lambda label: progress.update(task, advance=1, description=label)
+            ctx.uow, journal, path, lambda label: progress.update(task, advance=1, description=label)
         )
     ctx.console.print(plan_table(journal))
     ctx.console.print(f"Journal: {escape(str(path))}")
@@ -245,7 +245,7 @@ def cmd_break_glass_revoke(args: argparse.Namespace, ctx: AdminContext) -> int:
         raise ConfigurationError("--reason must say why")
     scope = _scope(args)
     with ctx.console.status("reading grants"):
-        steps = breakglass.gather(ctx.deps, scope, sweep=not args.ledger_only)
+        steps = breakglass.gather(ctx.uow, scope, sweep=not args.ledger_only)
     journal = breakglass.new_journal(scope, reason, operator, ctx.now(), steps, end_sessions=not args.keep_sessions)
     ctx.console.print(plan_table(journal))
     confirm(scope.confirmation, yes=args.yes, confirm_text=args.confirm, prompt=ctx.prompt)
@@ -267,11 +267,11 @@ def cmd_break_glass_resume(args: argparse.Namespace, ctx: AdminContext) -> int:
 
 def cmd_requests_list(args: argparse.Namespace, ctx: AdminContext) -> int:
     if args.expired_granted:
-        title, findings = "Expired but still GRANTED", listings.expired_granted(ctx.deps)
+        title, findings = "Expired but still GRANTED", listings.expired_granted(ctx.uow)
     elif args.stuck:
-        title, findings = "Stuck requests", listings.stuck(ctx.deps, args.limit)
+        title, findings = "Stuck requests", listings.stuck(ctx.uow, args.limit)
     else:
-        principal = ctx.deps.directory.find_user_id(args.user)
+        principal = ctx.uow.directory.find_user_id(args.user)
         title, findings = f"Requests of {args.user}", listings.by_principal(ctx.clients.dynamodb, principal, args.limit)
     ctx.console.print(requests_table(title, findings[: args.limit]))
     ctx.console.print(f"{len(findings[: args.limit])} request(s)")
@@ -284,7 +284,7 @@ def cmd_reconcile(args: argparse.Namespace, ctx: AdminContext) -> int:
     dry_run = not args.apply
     with ctx.console.status("reconciling"):
         try:
-            report: ReconcileReport = reconcile(ctx.deps, dry_run=dry_run)
+            report: ReconcileReport = reconcile(ctx.uow, dry_run=dry_run)
         except ReconcileFailed as exc:
             ctx.console.print(f"[bold red]{exc}[/] (details in the log above)")
             return EXIT_FAILED
@@ -360,7 +360,7 @@ def cmd_keys_remove(args: argparse.Namespace, ctx: AdminContext) -> int:
 
 def _applied_policy(ctx: AdminContext) -> Policy | None:
     try:
-        return ctx.deps.policies.current()
+        return ctx.uow.policies.current()
     except InvalidRequest:  # no policy applied yet
         return None
 
@@ -379,11 +379,11 @@ def cmd_policy_validate(args: argparse.Namespace, ctx: AdminContext) -> int:
 def _session_warnings(ctx: AdminContext, policy: Policy) -> list[str]:
     """Session durations come from Identity Center; if it cannot be asked, say the check was skipped."""
     try:
-        sessions = ctx.deps.sessions
+        sessions = ctx.uow.sessions
         if sessions is None:
             return []
         durations = {
-            ps.name: sessions.session_duration(ctx.deps.directory.permission_set_arn(ps.name))
+            ps.name: sessions.session_duration(ctx.uow.directory.permission_set_arn(ps.name))
             for ps in policy.permission_sets
         }
     except (DomainError, BotoCoreError, ClientError) as exc:
@@ -399,7 +399,7 @@ def _print_diff(ctx: AdminContext, lines: list[str]) -> None:
 
 def _resolved_policy_file(ctx: AdminContext, path: Path) -> Policy:
     """The file's policy with every user it names resolved in Identity Center (unknown ones refused)."""
-    return resolve_users(load_policy_file(path), ctx.deps.directory)
+    return resolve_users(load_policy_file(path), ctx.uow.directory)
 
 
 def cmd_policy_diff(args: argparse.Namespace, ctx: AdminContext) -> int:
@@ -418,7 +418,7 @@ def cmd_policy_apply(args: argparse.Namespace, ctx: AdminContext) -> int:
         return EXIT_OK
     _print_diff(ctx, lines)
     confirm("apply", yes=args.yes, confirm_text=args.confirm, prompt=ctx.prompt)
-    version = ctx.deps.policies.put(proposed, operator, ctx.now())
+    version = ctx.uow.policies.put(proposed, operator, ctx.now())
     ctx.console.print(f"Applied policy version {version} as {operator.email}.")
     return EXIT_OK
 
@@ -427,7 +427,7 @@ def cmd_policy_apply(args: argparse.Namespace, ctx: AdminContext) -> int:
 
 
 def cmd_identities_list(_args: argparse.Namespace, ctx: AdminContext) -> int:
-    found = ctx.deps.identities.all()
+    found = ctx.uow.identities.all()
     ctx.console.print(identities_table(found))
     ctx.console.print(f"{len(found)} binding(s)")
     return EXIT_OK
@@ -435,11 +435,11 @@ def cmd_identities_list(_args: argparse.Namespace, ctx: AdminContext) -> int:
 
 def cmd_identities_rebind(args: argparse.Namespace, ctx: AdminContext) -> int:
     operator = ctx.require_operator()
-    old = ctx.deps.identities.get(args.mattermost_user_id)
+    old = ctx.uow.identities.get(args.mattermost_user_id)
     username = args.username or (old.mattermost_username if old else None)
     if not username:
         raise ConfigurationError("this account has no binding yet: give its Mattermost --username")
-    principal_id = ctx.deps.directory.find_user_id(args.email)
+    principal_id = ctx.uow.directory.find_user_id(args.email)
     new = IdentityBinding(
         mattermost_user_id=args.mattermost_user_id,
         mattermost_username=username,
@@ -456,7 +456,7 @@ def cmd_identities_rebind(args: argparse.Namespace, ctx: AdminContext) -> int:
         highlight=False,
     )
     confirm(args.mattermost_user_id, yes=args.yes, confirm_text=args.confirm, prompt=ctx.prompt)
-    ctx.deps.identities.rebind(new)
+    ctx.uow.identities.rebind(new)
     log.warning("identity rebound by %s: %s %s → %s", operator.email, args.mattermost_user_id, was, principal_id)
     ctx.console.print(f"Bound {username} to {principal_id} as {operator.email}.", markup=False, highlight=False)
     return EXIT_OK
@@ -464,7 +464,7 @@ def cmd_identities_rebind(args: argparse.Namespace, ctx: AdminContext) -> int:
 
 def cmd_identities_remove(args: argparse.Namespace, ctx: AdminContext) -> int:
     operator = ctx.require_operator()
-    old = ctx.deps.identities.get(args.mattermost_user_id)
+    old = ctx.uow.identities.get(args.mattermost_user_id)
     if old is None:
         raise BindingNotFound(f"no binding for Mattermost user {args.mattermost_user_id}")
     ctx.console.print(
@@ -474,7 +474,7 @@ def cmd_identities_remove(args: argparse.Namespace, ctx: AdminContext) -> int:
         highlight=False,
     )
     confirm(args.mattermost_user_id, yes=args.yes, confirm_text=args.confirm, prompt=ctx.prompt)
-    ctx.deps.identities.remove(args.mattermost_user_id)
+    ctx.uow.identities.remove(args.mattermost_user_id)
     log.warning("identity binding removed by %s: %s → %s", operator.email, old.mattermost_user_id, old.principal_id)
     ctx.console.print(f"Removed the binding of {old.mattermost_username}.", markup=False, highlight=False)
     return EXIT_OK

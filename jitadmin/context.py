@@ -75,7 +75,7 @@ def default_journal_dir(env: Mapping[str, str] = os.environ) -> Path:
 class AdminContext:
     settings: BackendSettings
     clients: Clients
-    deps: UnitOfWork
+    uow: UnitOfWork
     console: Console
     prompt: Callable[[str], str]
     journal_dir: Path

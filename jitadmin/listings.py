@@ -38,16 +38,16 @@ def stuck_reason(request: AccessRequest, now: datetime) -> str | None:
     return None
 
 
-def expired_granted(deps: UnitOfWork) -> list[Finding]:
+def expired_granted(uow: UnitOfWork) -> list[Finding]:
     """The runbook 01 query: GRANTED with end_time <= now on gsi_status_endtime."""
-    return [Finding(r, "end time passed but still GRANTED") for r in deps.store.granted_ending_before(deps.now())]
+    return [Finding(r, "end time passed but still GRANTED") for r in uow.store.granted_ending_before(uow.now())]
 
 
-def stuck(deps: UnitOfWork, limit: int) -> list[Finding]:
-    now = deps.now()
+def stuck(uow: UnitOfWork, limit: int) -> list[Finding]:
+    now = uow.now()
     candidates: dict[str, AccessRequest] = {}
     for status in (RequestStatus.APPROVED, RequestStatus.PENDING, RequestStatus.GRANTED):
-        candidates.update((r.request_id, r) for r in deps.store.list_by_status(status, limit))
+        candidates.update((r.request_id, r) for r in uow.store.list_by_status(status, limit))
     findings = [Finding(r, why) for r in candidates.values() if (why := stuck_reason(r, now)) is not None]
     return sorted(findings, key=lambda f: f.request.created_at)[:limit]
 

@@ -81,7 +81,7 @@ class LocalStack:
         self.provisioned: Provisioned
         self.settings: BackendSettings
         self.clients: Clients
-        self.deps: UnitOfWork
+        self.uow: UnitOfWork
         self.process: ApiProcess
         self.instance_clients: list[Clients] = []
         self._task_processes: list[ApiProcess] = []
@@ -141,18 +141,18 @@ class LocalStack:
         )
         self.clients = make_clients(self.settings, session)
         sleep = time.sleep if self.options.retry_sleep_factor > 0 else _no_sleep
-        self.deps = build_unit_of_work(self.settings, self.clients, self.clock, sleep)
-        self.process = build_process(self.settings, self.clients, self.deps)
+        self.uow = build_unit_of_work(self.settings, self.clients, self.clock, sleep)
+        self.process = build_process(self.settings, self.clients, self.uow)
         self.instance_clients = [self.clients]
         self._task_processes = [self.process]
         for _ in range(self.options.task_instances - 1):
             clients = make_clients(self.settings, session)
             self.instance_clients.append(clients)
-            deps = build_unit_of_work(self.settings, clients, self.clock, sleep)
-            self._task_processes.append(build_process(self.settings, clients, deps))
+            uow = build_unit_of_work(self.settings, clients, self.clock, sleep)
+            self._task_processes.append(build_process(self.settings, clients, uow))
         self._turn = itertools.count()
         self.lambdas.register("jit-api", self._run_task)
-        self.lambdas.register("jit-reconciler", lambda event, _ctx: run_reconciler(self.deps, event))
+        self.lambdas.register("jit-reconciler", lambda event, _ctx: run_reconciler(self.uow, event))
 
     def _run_task(self, event: dict[str, Any], context: Any) -> Any:
         processes = self._task_processes
@@ -165,7 +165,7 @@ class LocalStack:
 
     def restart_api_process(self) -> None:
         """Serve the API from a fresh process (a cold Lambda container: empty key and policy caches)."""
-        self.process = build_process(self.settings, self.clients, self.deps)
+        self.process = build_process(self.settings, self.clients, self.uow)
         self._task_processes[0] = self.process
         if self._api is not None:
             self._api.handler = self.process.api
@@ -244,7 +244,7 @@ class LocalStack:
         return self.clock.advance(delta)
 
     def run_reconciler(self, *, dry_run: bool = False) -> dict[str, Any]:
-        return run_reconciler(self.deps, {"dry_run": dry_run})
+        return run_reconciler(self.uow, {"dry_run": dry_run})
 
     def wait_for(self, request_id: str, status: RequestStatus, timeout: float = 20.0, **conditions: Any) -> Any:
         """Poll the store until the request reaches ``status`` (the workflow runs in threads)."""

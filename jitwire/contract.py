@@ -23,7 +23,7 @@ ACTOR_VOUCHED_BY_QUERY_FIELD = "as_vouched_by"  # optional
 class _Body(BaseModel):
     """Inbound bodies are strict: unknown fields are refused with their name."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid", str_strip_whitespace=True)
 
 
 class CreateRequestBody(_Body):
@@ -61,7 +61,7 @@ class PolicyBody(_Body):
 
 
 class ApprovalView(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     approver: Person
     at: datetime
@@ -70,7 +70,7 @@ class ApprovalView(BaseModel):
 class RequestView(BaseModel):
     """What the API returns for one request, and the snapshot inside lifecycle events."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     request_id: str
     requester: Person
@@ -100,13 +100,13 @@ class RequestView(BaseModel):
 
 
 class RequestList(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     requests: tuple[RequestView, ...]
 
 
 class CatalogEntry(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     account_id: str
     account_name: str
@@ -117,7 +117,7 @@ class CatalogEntry(BaseModel):
 
 
 class Catalog(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     entries: tuple[CatalogEntry, ...]
     is_admin: bool
@@ -148,7 +148,7 @@ EventType = Literal[
 class LifecycleEvent(BaseModel):
     """One message on the ``jit-events`` topic."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     event_id: str
     type: EventType
@@ -159,7 +159,7 @@ class LifecycleEvent(BaseModel):
 
 
 class ErrorBody(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     error: str
     message: str

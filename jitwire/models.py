@@ -51,7 +51,7 @@ class Person(BaseModel):
     ``vouched_by`` says why the bot trusts the e-mail (e.g. ``sso:saml``); without it no binding is made.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
 
     user_id: str = Field(min_length=1, max_length=64)
     username: str = Field(min_length=1, max_length=64)
@@ -66,7 +66,7 @@ class Person(BaseModel):
 class CardRef(BaseModel):
     """Where the bot posted the approval card, so any replica can edit it later."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
 
     channel_id: str = Field(min_length=1, max_length=64)
     post_id: str = Field(min_length=1, max_length=64)

@@ -78,9 +78,9 @@ class JitApi:
     """Routes bound to one process's use-case dependencies and verifier."""
 
     def __init__(
-        self, deps: UnitOfWork, verifier: HmacVerifier, audit: Callable[[datetime], list[AuditRecord]] | None = None
+        self, uow: UnitOfWork, verifier: HmacVerifier, audit: Callable[[datetime], list[AuditRecord]] | None = None
     ) -> None:
-        self._deps = deps
+        self._deps = uow
         self._audit = audit  # reads the append-only audit table (GET /audit/report)
         self._verifier = verifier
         self.app = app = APIGatewayRestResolver()

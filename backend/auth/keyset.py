@@ -37,7 +37,7 @@ class KeyStatus(StrEnum):
 
 class KeyEntry(BaseModel):
     # hide_input_in_errors: validation messages must never echo key material.
-    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid", hide_input_in_errors=True)
 
     id: KeyId
     # repr=False: a key set printed in a traceback or log must not reveal key material.
@@ -75,7 +75,7 @@ class KeyEntry(BaseModel):
 
 class KeySet(BaseModel):
     # hide_input_in_errors: validation messages must never echo key material.
-    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid", hide_input_in_errors=True)
 
     keys: list[KeyEntry]
 

@@ -63,7 +63,7 @@ class SignedHttpRequest(BaseModel):
     are compared case-insensitively.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
 
     method: Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{1,16}$")]
     path: str
@@ -74,13 +74,13 @@ class SignedHttpRequest(BaseModel):
 
 
 class VerifiedCaller(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
 
     key_id: str
 
 
 class _SignedHeaders(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
 
     key_id: str
     timestamp: int

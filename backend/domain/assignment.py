@@ -6,7 +6,7 @@ from pydantic import BaseModel, ConfigDict
 
 
 class AssignmentTarget(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
 
     principal_id: str
     account_id: str

@@ -13,7 +13,7 @@ from jitwire.models import CardRef, NotifyApprovers, Person, RequestStatus
 class Identity(BaseModel):
     """Who acts, as the backend decides it: the Mattermost account and its bound Identity Center user."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
 
     person: Person
     principal_id: str = Field(min_length=1)
@@ -26,7 +26,7 @@ class Identity(BaseModel):
 class IdentityBinding(BaseModel):
     """A Mattermost account pinned to one Identity Center user the first time it acted."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
 
     mattermost_user_id: str = Field(min_length=1, max_length=64)
     mattermost_username: str = Field(min_length=1, max_length=64)
@@ -37,7 +37,7 @@ class IdentityBinding(BaseModel):
 
 
 class Approval(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
 
     approver: Person
     at: datetime
@@ -45,7 +45,7 @@ class Approval(BaseModel):
 
 
 class AccessRequest(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
 
     request_id: str
     requester: Person

@@ -26,7 +26,7 @@ Duration = Annotated[timedelta, BeforeValidator(_duration), PlainSerializer(form
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
 
 
 class Account(_Frozen):

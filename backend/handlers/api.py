@@ -30,8 +30,8 @@ if TYPE_CHECKING:
 class ApiProcess:
     """Everything one jit-api process needs, wired once."""
 
-    def __init__(self, deps: UnitOfWork, api: JitApi, clients: Clients) -> None:
-        self.deps = deps
+    def __init__(self, uow: UnitOfWork, api: JitApi, clients: Clients) -> None:
+        self.uow = uow
         self.api = api
         self.clients = clients  # made on first use: what an event needs, not all of them
 
@@ -39,11 +39,11 @@ class ApiProcess:
         if "task" in event:
             from backend.handlers.tasks import handle_task
 
-            return handle_task(self.deps, event)
+            return handle_task(self.uow, event)
         return self.api(event, context)
 
 
-def build_process(settings: BackendSettings, clients: Clients, deps: UnitOfWork) -> ApiProcess:
+def build_process(settings: BackendSettings, clients: Clients, uow: UnitOfWork) -> ApiProcess:
     from backend.adapters.dynamodb_audit import read_audit
     from backend.adapters.dynamodb_nonces import DynamoNonceStore
     from backend.adapters.secrets_keyset import SecretsManagerKeySetProvider
@@ -56,13 +56,13 @@ def build_process(settings: BackendSettings, clients: Clients, deps: UnitOfWork)
         nonces=DynamoNonceStore(clients.dynamodb),
         audience=settings.audience,
         clock=time.time,
-        metrics=deps.metrics,
+        metrics=uow.metrics,
     )
 
     def audit(until: datetime) -> list[AuditRecord]:
         return read_audit(clients.dynamodb, until)
 
-    return ApiProcess(deps, JitApi(deps, verifier, audit), clients)
+    return ApiProcess(uow, JitApi(uow, verifier, audit), clients)
 
 
 def process_from_env(env: Mapping[str, str], session: boto3.Session | None = None) -> ApiProcess:

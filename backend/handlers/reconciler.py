@@ -25,20 +25,20 @@ def _deps() -> UnitOfWork:
     return build_unit_of_work(settings, make_clients(settings))
 
 
-def run_reconciler(deps: UnitOfWork, event: Any) -> dict[str, Any]:
+def run_reconciler(uow: UnitOfWork, event: Any) -> dict[str, Any]:
     """Raises ReconcileFailed after processing everything if any action failed (the alarm counts it)."""
     from backend.service.reconciler import reconcile
 
     dry_run = bool(event.get("dry_run", False)) if isinstance(event, dict) else False
-    return reconcile(deps, dry_run=dry_run).as_dict()
+    return reconcile(uow, dry_run=dry_run).as_dict()
 
 
-def logged_entry(deps: UnitOfWork, env: Mapping[str, str], stream: IO[str] | None = None) -> Handler:
+def logged_entry(uow: UnitOfWork, env: Mapping[str, str], stream: IO[str] | None = None) -> Handler:
     """What Lambda calls: every line one JSON object, the EventBridge event id as correlation id."""
     from backend.handlers.logs import RECONCILER_CORRELATION_ID, lambda_logger, logged
 
     def handle(event: Any, _context: Any) -> dict[str, Any]:
-        return run_reconciler(deps, event)
+        return run_reconciler(uow, event)
 
     return logged(lambda_logger("jit-reconciler", env, stream), handle, RECONCILER_CORRELATION_ID)
 

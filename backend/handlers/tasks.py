@@ -17,7 +17,7 @@ log = logging.getLogger("backend.workflow")
 
 
 class _Task(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="ignore")
 
     request_id: str = Field(min_length=1, max_length=64)
 
@@ -37,7 +37,7 @@ class RevokeTask(_Task):
 class StepError(BaseModel):
     """What a Catch puts in ``ResultPath``: ``{"Error": ..., "Cause": ...}``."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="ignore")
 
     Error: str = "Unknown"
     Cause: str | None = None
@@ -69,18 +69,18 @@ TaskEvent = Annotated[
 TASK_EVENT: TypeAdapter[TaskEvent] = TypeAdapter(TaskEvent)
 
 
-def handle_task(deps: UnitOfWork, event: dict[str, Any]) -> dict[str, Any]:
+def handle_task(uow: UnitOfWork, event: dict[str, Any]) -> dict[str, Any]:
     task = TASK_EVENT.validate_python(event)
     log.info("workflow task %s for %s", task.task, task.request_id)
     match task:
         case GrantTask(request_id=rid):
-            return workflow_tasks.grant(deps, rid)
+            return workflow_tasks.grant(uow, rid)
         case WarnTask(request_id=rid):
-            return workflow_tasks.warn_expiring(deps, rid)
+            return workflow_tasks.warn_expiring(uow, rid)
         case RevokeTask(request_id=rid):
-            return workflow_tasks.revoke(deps, rid)
+            return workflow_tasks.revoke(uow, rid)
         case MarkErrorTask(request_id=rid, error=error):
-            return workflow_tasks.mark_error(deps, rid, error.describe())
+            return workflow_tasks.mark_error(uow, rid, error.describe())
         case RecordRevokeFailureTask(request_id=rid, error=error):
-            return workflow_tasks.record_revoke_failure(deps, rid, error.describe())
+            return workflow_tasks.record_revoke_failure(uow, rid, error.describe())
     raise AssertionError("unreachable")  # pragma: no cover

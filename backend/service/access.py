@@ -12,26 +12,26 @@ if TYPE_CHECKING:
     from backend.service.unit_of_work import UnitOfWork
 
 
-def hold_access(deps: UnitOfWork, request: AccessRequest) -> None:
+def hold_access(uow: UnitOfWork, request: AccessRequest) -> None:
     """Join the ledger first, then make sure the assignment exists (both idempotent)."""
     target = request.target
-    deps.ledger.add(target, request.request_id)
-    if not deps.assignments.has_assignment(target):
-        deps.assignments.create_assignment(target)
+    uow.ledger.add(target, request.request_id)
+    if not uow.assignments.has_assignment(target):
+        uow.assignments.create_assignment(target)
 
 
-def release_access(deps: UnitOfWork, request: AccessRequest) -> bool:
+def release_access(uow: UnitOfWork, request: AccessRequest) -> bool:
     """Leave the ledger; delete the assignment only if this request was the last holder.
 
     Returns whether the assignment was deleted. A grant that joined between the check and the
     delete gets its assignment back, so an earlier expiry never removes a later grant.
     """
     target = request.target
-    return release_holders(deps, target, frozenset({request.request_id}), deps.ledger.holders(target))
+    return release_holders(uow, target, frozenset({request.request_id}), uow.ledger.holders(target))
 
 
 def release_holders(
-    deps: UnitOfWork, target: AssignmentTarget, releasing: frozenset[str], holders_read: frozenset[str]
+    uow: UnitOfWork, target: AssignmentTarget, releasing: frozenset[str], holders_read: frozenset[str]
 ) -> bool:
     """Release ``releasing`` from the ledger entry read as ``holders_read``; returns whether deleted.
 
@@ -41,15 +41,15 @@ def release_holders(
     """
     deleted = plan_release(holders_read, releasing).delete_assignment
     if deleted:
-        deps.assignments.delete_assignment(target)
+        uow.assignments.delete_assignment(target)
     remaining = holders_read - releasing
     for request_id in sorted(releasing):
-        remaining = deps.ledger.remove(target, request_id)
+        remaining = uow.ledger.remove(target, request_id)
     if left_behind(deleted, remaining):
-        deps.assignments.delete_assignment(target)
+        uow.assignments.delete_assignment(target)
         deleted = True
-        remaining = deps.ledger.holders(target)
+        remaining = uow.ledger.holders(target)
     if needs_restore(deleted, remaining):
-        deps.assignments.create_assignment(target)
+        uow.assignments.create_assignment(target)
         return False
     return deleted

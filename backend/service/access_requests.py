@@ -61,31 +61,31 @@ def new_request_id(requester_id: str, idempotency_key: str | None) -> str:
     return "r" + base64.b32encode(raw).decode().lower()[:20]
 
 
-def create_request(deps: UnitOfWork, body: CreateRequestBody) -> tuple[AccessRequest, bool]:
+def create_request(uow: UnitOfWork, body: CreateRequestBody) -> tuple[AccessRequest, bool]:
     """Returns the request and whether it was created now (False: an idempotent replay)."""
     actor = body.actor
     try:
         duration = parse_duration(body.duration)
     except ValueError as exc:
         raise InvalidRequest(str(exc)) from exc
-    policy = deps.policies.current()
-    who = identify(deps, actor)
+    policy = uow.policies.current()
+    who = identify(uow, actor)
     principal_id = who.principal_id
     rule = decide_eligibility(policy, who, body.account, body.permission_set, duration)
     account = policy.account(body.account)
     ps_name = policy.permission_set(body.permission_set).name
     request_id = new_request_id(actor.user_id, body.idempotency_key)
-    replay = _find_replay(deps, request_id, actor, account.id, ps_name, duration, body.reason)
+    replay = _find_replay(uow, request_id, actor, account.id, ps_name, duration, body.reason)
     if replay is not None:
         return replay, False
     target = AssignmentTarget(
         principal_id=principal_id,
         account_id=account.id,
-        permission_set_arn=deps.directory.permission_set_arn(ps_name),
+        permission_set_arn=uow.directory.permission_set_arn(ps_name),
     )
-    if not deps.ledger.holders(target) and deps.assignments.has_assignment(target):
+    if not uow.ledger.holders(target) and uow.assignments.has_assignment(target):
         raise StandingAccessExists(f"you already hold {ps_name} in {account.name} outside JIT; nothing was requested")
-    now = deps.now()
+    now = uow.now()
     request = AccessRequest(
         request_id=request_id,
         requester=actor,
@@ -104,31 +104,31 @@ def create_request(deps: UnitOfWork, body: CreateRequestBody) -> tuple[AccessReq
         approval_deadline=now + rule.approval_timeout,
         idempotency_key=body.idempotency_key,
         notify_approvers=rule.notify_approvers,
-        approver_user_ids=() if rule.auto_approve else bound_approvers(deps, policy, rule, principal_id),
+        approver_user_ids=() if rule.auto_approve else bound_approvers(uow, policy, rule, principal_id),
     )
-    entry = deps.entry("request.created", actor, None, RequestStatus.PENDING, body.reason)
+    entry = uow.entry("request.created", actor, None, RequestStatus.PENDING, body.reason)
     payload = lifecycle_event(entry, request).model_dump_json()
     try:
-        deps.store.create(request, entry, payload)
+        uow.store.create(request, entry, payload)
     except RequestAlreadyExists:
-        replay = _find_replay(deps, request_id, actor, account.id, ps_name, duration, body.reason)
+        replay = _find_replay(uow, request_id, actor, account.id, ps_name, duration, body.reason)
         if replay is None:  # pragma: no cover - the store said it exists
             raise
         return replay, False
-    deps.deliver(entry.event_id, entry.type, payload)
+    uow.deliver(entry.event_id, entry.type, payload)
     if rule.auto_approve:
-        approved = deps.commit(
+        approved = uow.commit(
             request,
             lifecycle.auto_approve(request),
-            deps.entry("request.approved", None, RequestStatus.PENDING, RequestStatus.APPROVED, "auto-approved"),
+            uow.entry("request.approved", None, RequestStatus.PENDING, RequestStatus.APPROVED, "auto-approved"),
         )
-        start_grant(deps, approved)
+        start_grant(uow, approved)
         return approved, True
     return request, True
 
 
 def _find_replay(
-    deps: UnitOfWork,
+    uow: UnitOfWork,
     request_id: str,
     actor: Person,
     account_id: str,
@@ -137,7 +137,7 @@ def _find_replay(
     reason: str,
 ) -> AccessRequest | None:
     try:
-        existing = deps.store.get(request_id)
+        existing = uow.store.get(request_id)
     except RequestNotFound:
         return None
     same = (
@@ -152,22 +152,22 @@ def _find_replay(
     return existing
 
 
-def start_grant(deps: UnitOfWork, request: AccessRequest) -> None:
+def start_grant(uow: UnitOfWork, request: AccessRequest) -> None:
     """Start the workflow named after the request; if it cannot start, the request is ERROR."""
     try:
-        deps.workflow.start(request.request_id, request.request_id, "grant")
+        uow.workflow.start(request.request_id, request.request_id, "grant")
     except Exception as exc:
         detail = f"{WORKFLOW_START_FAILED}: {type(exc).__name__}: {exc}"[:1000]
         log.exception("ERROR %s for %s", WORKFLOW_START_FAILED, request.request_id)
         failed = lifecycle.fail(request, WORKFLOW_START_FAILED)
-        deps.commit(request, failed, deps.entry("request.error", None, request.status, failed.status, detail))
+        uow.commit(request, failed, uow.entry("request.error", None, request.status, failed.status, detail))
         raise WorkflowUnavailable("the access workflow could not be started; please request again") from exc
 
 
-def _with_retries(deps: UnitOfWork, request_id: str, step: Callable[[AccessRequest], AccessRequest]) -> AccessRequest:
+def _with_retries(uow: UnitOfWork, request_id: str, step: Callable[[AccessRequest], AccessRequest]) -> AccessRequest:
     """Re-read and re-apply on a lost race: one of N concurrent callers wins each version."""
     for _ in range(_RETRIES):
-        request = deps.store.get(request_id)
+        request = uow.store.get(request_id)
         try:
             return step(request)
         except ConcurrentUpdate:
@@ -175,30 +175,30 @@ def _with_retries(deps: UnitOfWork, request_id: str, step: Callable[[AccessReque
     raise ConcurrentUpdate("the request changed too often while we tried; please retry")
 
 
-def approve(deps: UnitOfWork, actor: Person, request_id: str, note: str | None) -> AccessRequest:
-    policy = deps.policies.current()
-    who = identify(deps, actor)
+def approve(uow: UnitOfWork, actor: Person, request_id: str, note: str | None) -> AccessRequest:
+    policy = uow.policies.current()
+    who = identify(uow, actor)
 
     def step(request: AccessRequest) -> AccessRequest:
-        now = deps.now()
-        _expire_if_due(deps, request, now)
+        now = uow.now()
+        _expire_if_due(uow, request, now)
         decide_can_approve(policy, request, who)
         after = lifecycle.record_approval(request, actor, now, who.principal_id)
         kind = "request.approved" if after.status is RequestStatus.APPROVED else "request.approval_recorded"
-        deps.commit(request, after, deps.entry(kind, actor, request.status, after.status, note))
+        uow.commit(request, after, uow.entry(kind, actor, request.status, after.status, note))
         if after.status is RequestStatus.APPROVED:
-            start_grant(deps, after)
+            start_grant(uow, after)
         return after
 
-    return _with_retries(deps, request_id, step)
+    return _with_retries(uow, request_id, step)
 
 
-def deny(deps: UnitOfWork, actor: Person, request_id: str, note: str | None) -> AccessRequest:
-    policy = deps.policies.current()
-    who = identify(deps, actor)
+def deny(uow: UnitOfWork, actor: Person, request_id: str, note: str | None) -> AccessRequest:
+    policy = uow.policies.current()
+    who = identify(uow, actor)
 
     def step(request: AccessRequest) -> AccessRequest:
-        _expire_if_due(deps, request, deps.now())
+        _expire_if_due(uow, request, uow.now())
         role = Role.APPROVER
         try:
             decide_can_approve(policy, request, who)
@@ -207,67 +207,67 @@ def deny(deps: UnitOfWork, actor: Person, request_id: str, note: str | None) -> 
                 raise
             role = Role.ADMIN
         after = lifecycle.deny(request, actor, role, note)
-        return deps.commit(request, after, deps.entry("request.denied", actor, request.status, after.status, note))
+        return uow.commit(request, after, uow.entry("request.denied", actor, request.status, after.status, note))
 
-    return _with_retries(deps, request_id, step)
+    return _with_retries(uow, request_id, step)
 
 
-def cancel(deps: UnitOfWork, actor: Person, request_id: str) -> AccessRequest:
-    who = identify(deps, actor)
+def cancel(uow: UnitOfWork, actor: Person, request_id: str) -> AccessRequest:
+    who = identify(uow, actor)
 
     def step(request: AccessRequest) -> AccessRequest:
         if not who.is_requester_of(request):
             raise NotAuthorized("only the requester can cancel a request")
         after = lifecycle.cancel(request, actor)
-        return deps.commit(request, after, deps.entry("request.cancelled", actor, request.status, after.status))
+        return uow.commit(request, after, uow.entry("request.cancelled", actor, request.status, after.status))
 
-    return _with_retries(deps, request_id, step)
+    return _with_retries(uow, request_id, step)
 
 
-def revoke_early(deps: UnitOfWork, actor: Person, request_id: str, note: str | None) -> AccessRequest:
-    policy = deps.policies.current()
-    who = identify(deps, actor)
+def revoke_early(uow: UnitOfWork, actor: Person, request_id: str, note: str | None) -> AccessRequest:
+    policy = uow.policies.current()
+    who = identify(uow, actor)
 
     def step(request: AccessRequest) -> AccessRequest:
         if not may_end_early(policy, request, who):
             raise NotAuthorized("only the requester, an approver or an admin can revoke this access")
-        after = lifecycle.request_early_end(request, deps.now())
-        deps.commit(request, after, deps.entry("request.revoke_requested", actor, request.status, after.status, note))
-        deps.workflow.start(f"{request_id}-revoke-v{after.version}", request_id, "revoke")
+        after = lifecycle.request_early_end(request, uow.now())
+        uow.commit(request, after, uow.entry("request.revoke_requested", actor, request.status, after.status, note))
+        uow.workflow.start(f"{request_id}-revoke-v{after.version}", request_id, "revoke")
         return after
 
-    return _with_retries(deps, request_id, step)
+    return _with_retries(uow, request_id, step)
 
 
-def extend(deps: UnitOfWork, actor: Person, request_id: str, duration_text: str) -> AccessRequest:
+def extend(uow: UnitOfWork, actor: Person, request_id: str, duration_text: str) -> AccessRequest:
     try:
         extra = parse_duration(duration_text)
     except ValueError as exc:
         raise InvalidRequest(str(exc)) from exc
-    policy = deps.policies.current()
-    who = identify(deps, actor)
+    policy = uow.policies.current()
+    who = identify(uow, actor)
 
     def step(request: AccessRequest) -> AccessRequest:
         if not (who.is_requester_of(request) or policy.is_admin(who)):
             raise NotAuthorized("only the requester or an admin can extend this access")
         rule = policy.rule(request.rule_name)
         after = lifecycle.extend(request, extra, rule.max_duration, policy.expiry_warning)
-        return deps.commit(
-            request, after, deps.entry("request.extended", actor, request.status, after.status, duration_text)
+        return uow.commit(
+            request, after, uow.entry("request.extended", actor, request.status, after.status, duration_text)
         )
 
-    return _with_retries(deps, request_id, step)
+    return _with_retries(uow, request_id, step)
 
 
-def place_card(deps: UnitOfWork, request_id: str, card: CardRef) -> AccessRequest:
-    return deps.store.set_card(request_id, card)
+def place_card(uow: UnitOfWork, request_id: str, card: CardRef) -> AccessRequest:
+    return uow.store.set_card(request_id, card)
 
 
-def _expire_if_due(deps: UnitOfWork, request: AccessRequest, now: datetime) -> None:
+def _expire_if_due(uow: UnitOfWork, request: AccessRequest, now: datetime) -> None:
     """A decision that arrives after the approval window expires the request instead."""
     if request.status is RequestStatus.PENDING and now >= request.approval_deadline:
         expired = lifecycle.expire(request, now)
-        deps.commit(request, expired, deps.entry("request.expired", None, request.status, expired.status))
+        uow.commit(request, expired, uow.entry("request.expired", None, request.status, expired.status))
         raise RequestExpired("the approval window has passed; the request has expired")
 
 
@@ -275,33 +275,33 @@ def can_view(policy: Policy, request: AccessRequest, who: Identity) -> bool:
     return may_end_early(policy, request, who)
 
 
-def get_request(deps: UnitOfWork, actor: Person, request_id: str) -> AccessRequest:
-    who = bound_identity(deps, actor)
-    request = deps.store.get(request_id)
+def get_request(uow: UnitOfWork, actor: Person, request_id: str) -> AccessRequest:
+    who = bound_identity(uow, actor)
+    request = uow.store.get(request_id)
     if who.is_requester_of(request):  # their own request: no group lookup (a cold start's first GET)
         return request
-    if not can_view(deps.policies.current(), request, with_groups(deps, who)):
+    if not can_view(uow.policies.current(), request, with_groups(uow, who)):
         raise NotAuthorized("you may only view your own requests and those you approve")
     return request
 
 
 def list_requests(
-    deps: UnitOfWork, actor: Person, view: str, status: RequestStatus | None, limit: int
+    uow: UnitOfWork, actor: Person, view: str, status: RequestStatus | None, limit: int
 ) -> list[AccessRequest]:
-    policy = deps.policies.current()
-    who = identify(deps, actor)
+    policy = uow.policies.current()
+    who = identify(uow, actor)
     if view == "mine":
-        return deps.store.list_by_requester(actor.user_id, limit)
+        return uow.store.list_by_requester(actor.user_id, limit)
     if view == "pending_approval":
-        pending = deps.store.list_by_status(RequestStatus.PENDING, limit=500)
-        now = deps.now()
+        pending = uow.store.list_by_status(RequestStatus.PENDING, limit=500)
+        now = uow.now()
         return [r for r in pending if now < r.approval_deadline and _may_decide(policy, r, who)][:limit]
     if view == "status":
         if status is None:
             raise InvalidRequest("view=status needs a status parameter")
         if not policy.is_admin(who):
             raise NotAuthorized("listing by status is for admins")
-        return deps.store.list_by_status(status, limit)
+        return uow.store.list_by_status(status, limit)
     raise InvalidRequest(f"unknown view '{view}'; use mine, pending_approval or status")
 
 
@@ -313,11 +313,11 @@ def _may_decide(policy: Policy, request: AccessRequest, who: Identity) -> bool:
     return True
 
 
-def catalog(deps: UnitOfWork, actor: Person) -> tuple[list[Entitlement], bool]:
-    policy = deps.policies.current()
-    who = identify(deps, actor)
+def catalog(uow: UnitOfWork, actor: Person) -> tuple[list[Entitlement], bool]:
+    policy = uow.policies.current()
+    who = identify(uow, actor)
     return decide_catalog(policy, who), policy.is_admin(who)
 
 
-def is_admin(deps: UnitOfWork, actor: Person) -> bool:
-    return deps.policies.current().is_admin(identify(deps, actor))
+def is_admin(uow: UnitOfWork, actor: Person) -> bool:
+    return uow.policies.current().is_admin(identify(uow, actor))

@@ -30,21 +30,21 @@ log = logging.getLogger("backend.identity")
 ASK_AN_ADMIN = "ask a JIT admin to check your link (jit-admin identities)"
 
 
-def identify(deps: UnitOfWork, person: Person) -> Identity:
+def identify(uow: UnitOfWork, person: Person) -> Identity:
     """The acting account's Identity Center user and groups, binding it on first use."""
-    return with_groups(deps, bound_identity(deps, person))
+    return with_groups(uow, bound_identity(uow, person))
 
 
-def with_groups(deps: UnitOfWork, who: Identity) -> Identity:
-    return who.model_copy(update={"groups": deps.directory.group_names_for_user(who.principal_id)})
+def with_groups(uow: UnitOfWork, who: Identity) -> Identity:
+    return who.model_copy(update={"groups": uow.directory.group_names_for_user(who.principal_id)})
 
 
-def bound_identity(deps: UnitOfWork, person: Person) -> Identity:
+def bound_identity(uow: UnitOfWork, person: Person) -> Identity:
     """The acting account's Identity Center user, binding it on first use; its groups are not looked
     up (left empty). Enough to recognise a requester, never to grant what a group may do."""
-    binding = deps.identities.get(person.user_id)
+    binding = uow.identities.get(person.user_id)
     if binding is None:
-        binding = _bind(deps, person)
+        binding = _bind(uow, person)
     elif binding.email.lower() != person.email.lower():
         log.warning(
             "SECURITY identity mismatch: Mattermost user %r is bound to Identity Center user %s by e-mail %r "
@@ -61,17 +61,17 @@ def bound_identity(deps: UnitOfWork, person: Person) -> Identity:
     return Identity(person=person, principal_id=binding.principal_id)
 
 
-def bound_approvers(deps: UnitOfWork, policy: Policy, rule: Rule, requester_principal_id: str) -> tuple[str, ...]:
+def bound_approvers(uow: UnitOfWork, policy: Policy, rule: Rule, requester_principal_id: str) -> tuple[str, ...]:
     """Mattermost user ids of the accounts bound to an eligible approver of ``rule`` (not the requester).
 
     Only bound accounts can be told by DM; an approver without a binding sees the channel card.
     The binding table is small (one row per person who ever acted) and group names are cached.
     """
     found: list[str] = []
-    for binding in deps.identities.all():
+    for binding in uow.identities.all():
         if binding.principal_id == requester_principal_id:
             continue
-        groups = deps.directory.group_names_for_user(binding.principal_id)
+        groups = uow.directory.group_names_for_user(binding.principal_id)
         if policy.includes(
             rule.approvers, Identity(person=_person(binding), principal_id=binding.principal_id, groups=groups)
         ):
@@ -83,7 +83,7 @@ def _person(binding: IdentityBinding) -> Person:
     return Person(user_id=binding.mattermost_user_id, username=binding.mattermost_username, email=binding.email)
 
 
-def _bind(deps: UnitOfWork, person: Person) -> IdentityBinding:
+def _bind(uow: UnitOfWork, person: Person) -> IdentityBinding:
     if person.vouched_by is None:
         log.warning(
             "identity not vouched: Mattermost user %r (%r) acted unbound; refused", person.user_id, person.email
@@ -93,7 +93,7 @@ def _bind(deps: UnitOfWork, person: Person) -> IdentityBinding:
             f"Mattermost does not require verified e-mail), so it cannot link you to AWS; {ASK_AN_ADMIN}"
         )
     try:
-        principal_id = deps.directory.find_user_id(person.email)
+        principal_id = uow.directory.find_user_id(person.email)
     except PrincipalNotFound as exc:
         raise PrincipalNotFound(f"no Identity Center user has the e-mail {person.email}") from exc
     binding = IdentityBinding(
@@ -101,13 +101,13 @@ def _bind(deps: UnitOfWork, person: Person) -> IdentityBinding:
         mattermost_username=person.username,
         principal_id=principal_id,
         email=person.email,
-        bound_at=deps.now(),
+        bound_at=uow.now(),
         verified_by=person.vouched_by,
     )
     try:
-        deps.identities.bind(binding)
+        uow.identities.bind(binding)
     except BindingExists:  # a concurrent first action bound it: use what won
-        won = deps.identities.get(person.user_id)
+        won = uow.identities.get(person.user_id)
         if won is None:  # pragma: no cover - removed in between; the caller retries
             raise
         if won.email.lower() != person.email.lower():

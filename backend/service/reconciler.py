@@ -53,27 +53,27 @@ class ReconcileReport:
         }
 
 
-def gather(deps: UnitOfWork) -> ReconcileInputs:
-    now = deps.now()
-    policy = deps.policies.current()
-    ledger = deps.ledger.all()
+def gather(uow: UnitOfWork) -> ReconcileInputs:
+    now = uow.now()
+    policy = uow.policies.current()
+    ledger = uow.ledger.all()
     statuses: dict[str, RequestStatus] = {}
     for holders in ledger.values():
         for request_id in holders:
             try:
-                statuses[request_id] = deps.store.get(request_id).status
+                statuses[request_id] = uow.store.get(request_id).status
             except RequestNotFound:
                 log.warning("ledger names unknown request %s", request_id)
     live: set[AssignmentTarget] = set()
     for ps_name in sorted(policy.managed_permission_sets):
-        ps_arn = deps.directory.permission_set_arn(ps_name)
+        ps_arn = uow.directory.permission_set_arn(ps_name)
         for account in policy.accounts:
-            live.update(deps.assignments.list_user_assignments(account.id, ps_arn))
+            live.update(uow.assignments.list_user_assignments(account.id, ps_arn))
     return ReconcileInputs(
         now=now,
-        expired_granted=tuple(deps.store.granted_ending_before(now)),
-        pending=tuple(deps.store.list_by_status(RequestStatus.PENDING, limit=1000)),
-        approved=tuple(deps.store.list_by_status(RequestStatus.APPROVED, limit=1000)),
+        expired_granted=tuple(uow.store.granted_ending_before(now)),
+        pending=tuple(uow.store.list_by_status(RequestStatus.PENDING, limit=1000)),
+        approved=tuple(uow.store.list_by_status(RequestStatus.APPROVED, limit=1000)),
         ledger=ledger,
         statuses=statuses,
         live_assignments=frozenset(live),
@@ -81,10 +81,10 @@ def gather(deps: UnitOfWork) -> ReconcileInputs:
     )
 
 
-def reconcile(deps: UnitOfWork, *, dry_run: bool = False) -> ReconcileReport:
+def reconcile(uow: UnitOfWork, *, dry_run: bool = False) -> ReconcileReport:
     """Run once. Raises ReconcileFailed after trying every action if any of them failed."""
     report = ReconcileReport()
-    report.planned = plan_reconcile(gather(deps))
+    report.planned = plan_reconcile(gather(uow))
     for action in report.planned:
         kind = type(action).__name__
         if dry_run:
@@ -93,69 +93,69 @@ def reconcile(deps: UnitOfWork, *, dry_run: bool = False) -> ReconcileReport:
                 report.drift.append(action.target)
             continue
         try:
-            _apply(deps, action, report)
+            _apply(uow, action, report)
         except Exception:  # count, log, carry on: one stuck grant must not block the others
             log.exception("ERROR reconcile action %s failed", action)
             report.failed[kind] += 1
         else:
             report.done[kind] += 1
     if not dry_run:
-        _session_denies(deps, report)
-        _flush_outbox(deps, report)
-    _publish_heartbeat(deps, report)
+        _session_denies(uow, report)
+        _flush_outbox(uow, report)
+    _publish_heartbeat(uow, report)
     for name, value in report.done.items():
-        deps.metrics.count(f"Reconcile{name}", value)
-    deps.metrics.count("ReconcileFailures", sum(report.failed.values()))
+        uow.metrics.count(f"Reconcile{name}", value)
+    uow.metrics.count("ReconcileFailures", sum(report.failed.values()))
     log.info("reconcile finished %s", json.dumps(report.as_dict()))
     if report.failed:
         raise ReconcileFailed(f"{sum(report.failed.values())} reconcile actions failed: {dict(report.failed)}")
     return report
 
 
-def _apply(deps: UnitOfWork, action: ReconcileAction, report: ReconcileReport) -> None:
+def _apply(uow: UnitOfWork, action: ReconcileAction, report: ReconcileReport) -> None:
     match action:
         case RevokeExpired(request_id):
-            request = deps.store.get(request_id)
+            request = uow.store.get(request_id)
             if request.status is RequestStatus.GRANTED:
-                revoke_now(deps, request)
+                revoke_now(uow, request)
         case ExpirePending(request_id):
-            request = deps.store.get(request_id)
+            request = uow.store.get(request_id)
             if request.status is RequestStatus.PENDING:
-                after = lifecycle.expire(request, deps.now())
-                deps.commit(request, after, deps.entry("request.expired", None, request.status, after.status))
+                after = lifecycle.expire(request, uow.now())
+                uow.commit(request, after, uow.entry("request.expired", None, request.status, after.status))
         case RemindApprovers(request_id):
-            _remind(deps, request_id)
+            _remind(uow, request_id)
         case FailStuckGrant(request_id):
-            mark_error(deps, request_id, "the grant workflow did not finish; the reconciler does not retry grants")
+            mark_error(uow, request_id, "the grant workflow did not finish; the reconciler does not retry grants")
         case ReleaseDeadHolders(target):
-            _release_dead_holders(deps, target)
+            _release_dead_holders(uow, target)
         case Drift(target, remove):
-            if deps.ledger.holders(target):
+            if uow.ledger.holders(target):
                 return  # a grant joined since the ledger was read: not drift
             report.drift.append(target)
             log.warning("drift: assignment %s is held by no active request", target.ledger_key)
             if remove:
-                deps.assignments.delete_assignment(target)
-                if deps.ledger.holders(target):  # a grant joined during the delete: give it back
-                    deps.assignments.create_assignment(target)
-            _publish_drift(deps, target, removed=remove)
+                uow.assignments.delete_assignment(target)
+                if uow.ledger.holders(target):  # a grant joined during the delete: give it back
+                    uow.assignments.create_assignment(target)
+            _publish_drift(uow, target, removed=remove)
 
 
-def _remind(deps: UnitOfWork, request_id: str) -> None:
+def _remind(uow: UnitOfWork, request_id: str) -> None:
     # The reconciler's periodic run (every 15 min) is the scheduler, as for the approval timeout: no
     # per-request timer to lose; the version-checked commit sends the reminder once if runs overlap.
-    request = deps.store.get(request_id)
-    if lifecycle.reminder_due(request, deps.now()):
-        after = lifecycle.remind(request, deps.now())
-        deps.commit(request, after, deps.entry("request.approval_reminder", None, request.status, after.status))
+    request = uow.store.get(request_id)
+    if lifecycle.reminder_due(request, uow.now()):
+        after = lifecycle.remind(request, uow.now())
+        uow.commit(request, after, uow.entry("request.approval_reminder", None, request.status, after.status))
 
 
-def _session_denies(deps: UnitOfWork, report: ReconcileReport) -> None:
+def _session_denies(uow: UnitOfWork, report: ReconcileReport) -> None:
     """Expired session-ending statements go; missing ones still needed come back (drift)."""
-    policy = deps.policies.current()
+    policy = uow.policies.current()
     try:
-        arns = {deps.directory.permission_set_arn(name) for name in sorted(policy.managed_permission_sets)}
-        found = reconcile_session_denies(deps, arns)
+        arns = {uow.directory.permission_set_arn(name) for name in sorted(policy.managed_permission_sets)}
+        found = reconcile_session_denies(uow, arns)
     except Exception:  # count, log, carry on, as every other action
         log.exception("ERROR reconciling session deny statements")
         report.failed["SessionDenies"] += 1
@@ -168,7 +168,7 @@ def _session_denies(deps: UnitOfWork, report: ReconcileReport) -> None:
         report.failed["SessionDenies"] += found.failed
 
 
-def _release_dead_holders(deps: UnitOfWork, target: AssignmentTarget) -> None:
+def _release_dead_holders(uow: UnitOfWork, target: AssignmentTarget) -> None:
     """Release the holders that are dead now, judged on a fresh read of the ledger entry.
 
     The plan was made from a ledger scan followed by status reads; by now some of those holders may
@@ -178,47 +178,47 @@ def _release_dead_holders(deps: UnitOfWork, target: AssignmentTarget) -> None:
     same conditional one as ``release_access``: decided on the entry read, restored if a grant
     joined before the holders left.
     """
-    first = deps.ledger.holders(target)
-    holding = {request_id: _still_holds(deps, request_id) for request_id in first}
-    current = deps.ledger.holders(target)
+    first = uow.ledger.holders(target)
+    holding = {request_id: _still_holds(uow, request_id) for request_id in first}
+    current = uow.ledger.holders(target)
     dead = frozenset(h for h in first & current if not holding[h])
     if dead:
-        release_holders(deps, target, dead, current)
+        release_holders(uow, target, dead, current)
 
 
-def _still_holds(deps: UnitOfWork, request_id: str) -> bool:
+def _still_holds(uow: UnitOfWork, request_id: str) -> bool:
     try:
-        return deps.store.get(request_id).status.holds_access
+        return uow.store.get(request_id).status.holds_access
     except RequestNotFound:
         return False
 
 
-def _publish_drift(deps: UnitOfWork, target: AssignmentTarget, *, removed: bool) -> None:
+def _publish_drift(uow: UnitOfWork, target: AssignmentTarget, *, removed: bool) -> None:
     detail = f"{target.ledger_key} {'removed' if removed else 'reported'}"
-    publish_system_event(deps, "access.drift_detected", detail)
+    publish_system_event(uow, "access.drift_detected", detail)
 
 
 HEARTBEAT = "system.heartbeat"
 
 
-def _publish_heartbeat(deps: UnitOfWork, report: ReconcileReport) -> None:
+def _publish_heartbeat(uow: UnitOfWork, report: ReconcileReport) -> None:
     """Every run, dry or not, failed or not, tells the bot it ran: SNS counts each delivery the bot
     misses (NumberOfNotificationsFailed), which JIT-BotUnreachable watches (docs/runbooks/04-bot-unreachable.md).
     A failed publish counts as a failed action, so JIT-ReconcilerErrors notices it."""
     detail = f"reconciler run: {len(report.planned)} planned, {sum(report.failed.values())} failed"
     try:
-        publish_system_event(deps, HEARTBEAT, detail)
+        publish_system_event(uow, HEARTBEAT, detail)
     except Exception:
         log.exception("ERROR publishing the heartbeat")
         report.failed["Heartbeat"] += 1
 
 
-def _flush_outbox(deps: UnitOfWork, report: ReconcileReport) -> None:
-    for event in deps.store.pending_outbox(deps.now() - OUTBOX_GRACE):
+def _flush_outbox(uow: UnitOfWork, report: ReconcileReport) -> None:
+    for event in uow.store.pending_outbox(uow.now() - OUTBOX_GRACE):
         try:
             event_type = json.loads(event.payload)["type"]
-            deps.events.publish(event.event_id, event_type, event.payload)
-            deps.store.delete_outbox(event.event_id)
+            uow.events.publish(event.event_id, event_type, event.payload)
+            uow.store.delete_outbox(event.event_id)
         except Exception:
             log.exception("ERROR republishing event %s", event.event_id)
             report.failed["RepublishEvent"] += 1

@@ -47,16 +47,16 @@ def should_end_sessions(policy: Policy, request: AccessRequest) -> bool:
         return True
 
 
-def _gateway(deps: UnitOfWork) -> SessionPolicies:
-    if deps.sessions is None:
+def _gateway(uow: UnitOfWork) -> SessionPolicies:
+    if uow.sessions is None:
         raise SessionsNotEnded("ending live sessions is not configured in this process")
-    return deps.sessions
+    return uow.sessions
 
 
-def end_sessions(deps: UnitOfWork, request: AccessRequest) -> SessionsEnded:
+def end_sessions(uow: UnitOfWork, request: AccessRequest) -> SessionsEnded:
     """Deny U's sessions in A issued before now, provisioned to A only. Raises on any failure."""
     return deny_sessions(
-        deps,
+        uow,
         request.target,
         who=f"{request.requester.username}'s (request {request.request_id}, {request.permission_set_name} "
         f"in {request.account_name})",
@@ -64,12 +64,12 @@ def end_sessions(deps: UnitOfWork, request: AccessRequest) -> SessionsEnded:
 
 
 def deny_sessions(
-    deps: UnitOfWork, target: AssignmentTarget, *, who: str, without_dynamodb: bool = False
+    uow: UnitOfWork, target: AssignmentTarget, *, who: str, without_dynamodb: bool = False
 ) -> SessionsEnded:
     """The same for one assignment target (break-glass works on targets, not requests)."""
-    gateway = _gateway(deps)
+    gateway = _gateway(uow)
     arn = target.permission_set_arn
-    wanted = SessionDeny(account_id=target.account_id, issued_before=deps.now(), user_id=target.principal_id)
+    wanted = SessionDeny(account_id=target.account_id, issued_before=uow.now(), user_id=target.principal_id)
     with gateway.locked(arn, best_effort=without_dynamodb):
         try:
             merged = merge_deny(gateway.inline_policy(arn), wanted)
@@ -80,15 +80,15 @@ def deny_sessions(
         gateway.provision(arn, target.account_id)
     duration = gateway.session_duration(arn)
     if merged.wide:
-        _tell_oncall_wide(deps, target, merged.applied, who)
-    deps.metrics.count("SessionsEnded")
+        _tell_oncall_wide(uow, target, merged.applied, who)
+    uow.metrics.count("SessionsEnded")
     log.info("live sessions ended for %s (%s statement)", who, "wide" if merged.wide else "narrow")
     return SessionsEnded(at=wanted.issued_before, until=wanted.issued_before + duration, wide=merged.wide)
 
 
-def _tell_oncall_wide(deps: UnitOfWork, target: AssignmentTarget, applied: SessionDeny, who: str) -> None:
+def _tell_oncall_wide(uow: UnitOfWork, target: AssignmentTarget, applied: SessionDeny, who: str) -> None:
     publish_system_event(
-        deps,
+        uow,
         WIDE_EVENT,
         f"the inline policy of permission set {target.permission_set_arn} is near IAM's size limit, so every "
         f"session of it in account {target.account_id} issued before {iso_z(applied.issued_before)} is denied, "
@@ -113,21 +113,21 @@ def _needed(request: AccessRequest) -> SessionDeny | None:
     return SessionDeny(account_id=request.account_id, issued_before=request.sessions_ended_at, user_id=user)
 
 
-def reconcile_session_denies(deps: UnitOfWork, permission_set_arns: set[str]) -> SessionDenyReport:
+def reconcile_session_denies(uow: UnitOfWork, permission_set_arns: set[str]) -> SessionDenyReport:
     """Remove our expired statements; put back those still needed but missing (drift)."""
     report = SessionDenyReport()
-    if deps.sessions is None:
+    if uow.sessions is None:
         return report
-    gateway = deps.sessions
-    now = deps.now()
+    gateway = uow.sessions
+    now = uow.now()
     needed: dict[str, list[tuple[AccessRequest, SessionDeny]]] = defaultdict(list)
-    for request in deps.store.session_denies_in_force(now):
+    for request in uow.store.session_denies_in_force(now):
         deny = _needed(request)
         if deny is not None:
             needed[request.permission_set_arn].append((request, deny))
     for arn in sorted(permission_set_arns | set(needed)):
         try:
-            _reconcile_one(deps, gateway, arn, needed.get(arn, []), report)
+            _reconcile_one(uow, gateway, arn, needed.get(arn, []), report)
         except (IdentityCenterError, NotAPolicy, PolicyTooLarge):
             log.exception("ERROR reconciling session deny statements of %s", arn)
             report.failed += 1
@@ -135,13 +135,13 @@ def reconcile_session_denies(deps: UnitOfWork, permission_set_arns: set[str]) ->
 
 
 def _reconcile_one(
-    deps: UnitOfWork,
+    uow: UnitOfWork,
     gateway: SessionPolicies,
     arn: str,
     needed: list[tuple[AccessRequest, SessionDeny]],
     report: SessionDenyReport,
 ) -> None:
-    now = deps.now()
+    now = uow.now()
     readded: list[str] = []
     if not needed and not project_denies(gateway.inline_policy(arn)):
         return  # nothing of ours there and nothing owed: no lease, no writes
@@ -171,7 +171,7 @@ def _reconcile_one(
     report.readded += readded
     for request_id in readded:
         publish_system_event(
-            deps,
+            uow,
             DRIFT_EVENT,
             f"the Deny statement ending live sessions of request {request_id} had been removed from its "
             "permission set's inline policy; put back and provisioned",

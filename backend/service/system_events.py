@@ -16,16 +16,16 @@ if TYPE_CHECKING:
     from backend.service.unit_of_work import UnitOfWork
 
 
-def publish_system_event(deps: UnitOfWork, event_type: str, detail: str) -> None:
+def publish_system_event(uow: UnitOfWork, event_type: str, detail: str) -> None:
     event_id = uuid.uuid4().hex
     payload = json.dumps(
         {
             "event_id": event_id,
             "type": event_type,
-            "occurred_at": iso_z(deps.now()),
+            "occurred_at": iso_z(uow.now()),
             "actor": None,
             "request": None,
             "detail": detail,
         }
     )
-    deps.events.publish(event_id, event_type, payload)
+    uow.events.publish(event_id, event_type, payload)

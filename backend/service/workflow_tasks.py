@@ -35,96 +35,94 @@ def _schedule(request: AccessRequest, outcome: str) -> dict[str, Any]:
     return result
 
 
-def grant(deps: UnitOfWork, request_id: str) -> dict[str, Any]:
-    request = deps.store.get(request_id)
+def grant(uow: UnitOfWork, request_id: str) -> dict[str, Any]:
+    request = uow.store.get(request_id)
     if request.status is RequestStatus.GRANTED:
         return _schedule(request, "granted")
     if request.status is not RequestStatus.APPROVED:
         raise InvalidTransition(f"cannot grant a {request.status} request")
-    hold_access(deps, request)
-    after = lifecycle.grant(request, deps.now(), deps.policies.current().expiry_warning)
+    hold_access(uow, request)
+    after = lifecycle.grant(request, uow.now(), uow.policies.current().expiry_warning)
     try:
-        deps.commit(request, after, deps.entry("request.granted", None, request.status, after.status))
+        uow.commit(request, after, uow.entry("request.granted", None, request.status, after.status))
     except ConcurrentUpdate:
-        _release_if_failed_meanwhile(deps, request_id)
+        _release_if_failed_meanwhile(uow, request_id)
         raise
     return _schedule(after, "granted")
 
 
-def _release_if_failed_meanwhile(deps: UnitOfWork, request_id: str) -> None:
+def _release_if_failed_meanwhile(uow: UnitOfWork, request_id: str) -> None:
     """The reconciler failed this stuck grant while we made the assignment: take it back."""
-    current = deps.store.get(request_id)
+    current = uow.store.get(request_id)
     if current.status.is_final:
-        release_access(deps, current)
+        release_access(uow, current)
 
 
-def warn_expiring(deps: UnitOfWork, request_id: str) -> dict[str, Any]:
-    request = deps.store.get(request_id)
+def warn_expiring(uow: UnitOfWork, request_id: str) -> dict[str, Any]:
+    request = uow.store.get(request_id)
     if request.status is not RequestStatus.GRANTED or request.warn_at is None:
         return _schedule(request, "already_final")
-    if deps.now() + _EARLY_TOLERANCE < request.warn_at:
+    if uow.now() + _EARLY_TOLERANCE < request.warn_at:
         return _schedule(request, "rescheduled")
     # Not a status change, but audited and delivered like one.
     after = request.model_copy(update={"version": request.version + 1})
-    deps.commit(request, after, deps.entry("request.expiring_soon", None, request.status, after.status))
+    uow.commit(request, after, uow.entry("request.expiring_soon", None, request.status, after.status))
     return _schedule(after, "warned")
 
 
-def revoke(deps: UnitOfWork, request_id: str) -> dict[str, Any]:
-    request = deps.store.get(request_id)
+def revoke(uow: UnitOfWork, request_id: str) -> dict[str, Any]:
+    request = uow.store.get(request_id)
     if request.status.is_final:
         return _schedule(request, "already_final")
     if request.status is not RequestStatus.GRANTED or request.end_time is None:
         raise InvalidTransition(f"cannot revoke a {request.status} request")
-    if deps.now() + _EARLY_TOLERANCE < request.end_time:
+    if uow.now() + _EARLY_TOLERANCE < request.end_time:
         return _schedule(request, "rescheduled")  # extended: wait again
-    return {"request_id": request_id, "outcome": revoke_now(deps, request)}
+    return {"request_id": request_id, "outcome": revoke_now(uow, request)}
 
 
-def revoke_now(deps: UnitOfWork, request: AccessRequest) -> str:
+def revoke_now(uow: UnitOfWork, request: AccessRequest) -> str:
     """Release the assignment, end live sessions if the rule says so, then mark REVOKED.
 
     Shared with the reconciler. Sessions are ended only when the assignment is gone: while another
     active grant holds it, the user is still entitled to their sessions.
     """
-    deleted = release_access(deps, request)
+    deleted = release_access(uow, request)
     detail = "assignment removed" if deleted else "released; another active grant still holds the assignment"
     sessions = None
-    if deleted and should_end_sessions(deps.policies.current(), request):
-        sessions = end_sessions(deps, request)
+    if deleted and should_end_sessions(uow.policies.current(), request):
+        sessions = end_sessions(uow, request)
         detail += f"; live sessions ended (deny provisioned at {iso_z(sessions.at)}"
         detail += ", wide form: see runbook 03)" if sessions.wide else ")"
     after = lifecycle.revoke(request, sessions)
-    deps.commit(request, after, deps.entry("request.revoked", None, request.status, after.status, detail))
+    uow.commit(request, after, uow.entry("request.revoked", None, request.status, after.status, detail))
     return "revoked"
 
 
-def mark_error(deps: UnitOfWork, request_id: str, error: str) -> dict[str, Any]:
+def mark_error(uow: UnitOfWork, request_id: str, error: str) -> dict[str, Any]:
     """Catch after a failed grant: ERROR, and undo any half-made assignment (best effort)."""
-    request = deps.store.get(request_id)
+    request = uow.store.get(request_id)
     if request.status is not RequestStatus.APPROVED:
         return _schedule(request, "unchanged")
     # ERROR first (conditional on APPROVED), then undo: a grant that got through meanwhile makes the
     # write fail and keeps its assignment; a grant arriving later finds ERROR and does not grant.
     after = lifecycle.fail(request, error)
-    deps.commit(request, after, deps.entry("request.error", None, request.status, after.status, after.last_error))
+    uow.commit(request, after, uow.entry("request.error", None, request.status, after.status, after.last_error))
     try:
-        release_access(deps, request)
+        release_access(uow, request)
     except Exception:  # the ledger keeps the holder; the reconciler cleans up
         log.exception("ERROR compensating failed grant %s", request_id)
-    deps.metrics.count("GrantFailures")
+    uow.metrics.count("GrantFailures")
     return _schedule(after, "error")
 
 
-def record_revoke_failure(deps: UnitOfWork, request_id: str, error: str) -> dict[str, Any]:
+def record_revoke_failure(uow: UnitOfWork, request_id: str, error: str) -> dict[str, Any]:
     """Catch after a failed revoke: stay GRANTED, remember the failure; the reconciler retries."""
-    request = deps.store.get(request_id)
+    request = uow.store.get(request_id)
     if request.status is not RequestStatus.GRANTED:
         return _schedule(request, "unchanged")
     after = lifecycle.record_revoke_failure(request, error)
-    deps.commit(
-        request, after, deps.entry("request.revoke_failed", None, request.status, after.status, after.last_error)
-    )
-    deps.metrics.count("RevokeFailures")
+    uow.commit(request, after, uow.entry("request.revoke_failed", None, request.status, after.status, after.last_error))
+    uow.metrics.count("RevokeFailures")
     log.error("ERROR revoke failed for %s: %s", request_id, error)
     return _schedule(after, "revoke_failed")

@@ -64,7 +64,7 @@ class Admin:
             return AdminContext(
                 settings=self.stack.settings,
                 clients=used,
-                deps=build_unit_of_work(self.stack.settings, used, self.stack.clock),
+                uow=build_unit_of_work(self.stack.settings, used, self.stack.clock),
                 console=con,
                 prompt=prompt,
                 journal_dir=args.journal_dir,

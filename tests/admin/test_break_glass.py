@@ -33,15 +33,15 @@ def test_revoke_by_request_id_removes_access_and_records_it(stack, admin, event_
 
     assert result.code == 0, result.output
     assert result.prompts == [f"Type {request.request_id!r} to go ahead: "]
-    assert not stack.deps.assignments.has_assignment(request.target)
-    after = stack.deps.store.get(request.request_id)
+    assert not stack.uow.assignments.has_assignment(request.target)
+    after = stack.uow.store.get(request.request_id)
     assert after.status is RequestStatus.REVOKED
-    entry = stack.deps.store.audit_trail(request.request_id)[-1]
+    entry = stack.uow.store.audit_trail(request.request_id)[-1]
     assert entry.type == "access.break_glass"
     assert entry.actor is not None and entry.actor.email == OPERATOR
     assert (entry.from_status, entry.to_status) == (RequestStatus.GRANTED, RequestStatus.REVOKED)
     assert "laptop stolen" in (entry.detail or "")
-    assert stack.deps.ledger.holders(request.target) == frozenset()
+    assert stack.uow.ledger.holders(request.target) == frozenset()
     events = event_queue.of_type("access.break_glass")
     assert [e["request"]["request_id"] for e in events] == [request.request_id]
     assert events[0]["request"]["status"] == "REVOKED"
@@ -56,8 +56,8 @@ def test_wrong_confirmation_changes_nothing(stack, admin):
 
     assert result.code == 1
     assert "did not match; nothing was done" in result.output
-    assert stack.deps.assignments.has_assignment(request.target)
-    assert stack.deps.store.get(request.request_id).status is RequestStatus.GRANTED
+    assert stack.uow.assignments.has_assignment(request.target)
+    assert stack.uow.store.get(request.request_id).status is RequestStatus.GRANTED
     assert list(admin.journal_dir.glob("*")) == []
 
 
@@ -66,11 +66,11 @@ def test_yes_needs_the_same_confirm_text(stack, admin):
     refused = admin("break-glass", "revoke", "--user", "alice", "--reason", "x", "--yes")
     mismatched = admin("break-glass", "revoke", "--user", "alice", "--reason", "x", "--yes", "--confirm", "bob")
     assert (refused.code, mismatched.code) == (1, 1)
-    assert stack.deps.assignments.has_assignment(request.target)
+    assert stack.uow.assignments.has_assignment(request.target)
 
     done = admin("break-glass", "revoke", "--user", "alice", "--reason", "x", "--yes", "--confirm", "alice")
     assert done.code == 0, done.output
-    assert not stack.deps.assignments.has_assignment(request.target)
+    assert not stack.uow.assignments.has_assignment(request.target)
 
 
 def test_revoke_by_user_takes_every_grant_of_that_user_only(stack, admin):
@@ -95,9 +95,9 @@ def test_revoke_by_user_takes_every_grant_of_that_user_only(stack, admin):
 
     assert result.code == 0, result.output
     for request in (staging, prod):
-        assert not stack.deps.assignments.has_assignment(request.target)
-        assert stack.deps.store.get(request.request_id).status is RequestStatus.REVOKED
-    assert stack.deps.assignments.has_assignment(dave_standing)
+        assert not stack.uow.assignments.has_assignment(request.target)
+        assert stack.uow.store.get(request.request_id).status is RequestStatus.REVOKED
+    assert stack.uow.assignments.has_assignment(dave_standing)
 
 
 def test_revoke_all_also_sweeps_unledgered_assignments_of_jit_users(stack, admin, event_queue):
@@ -107,14 +107,14 @@ def test_revoke_all_also_sweeps_unledgered_assignments_of_jit_users(stack, admin
         account_id="222222222222",
         permission_set_arn=stack.provisioned.permission_set_arns["PowerUserAccess"],
     )
-    stack.deps.assignments.create_assignment(by_hand)
+    stack.uow.assignments.create_assignment(by_hand)
 
     result = admin("break-glass", "revoke", "--all", "--reason", "incident INC-9", answers=["REVOKE ALL"])
 
     assert result.code == 0, result.output
     assert "not in ledger" in result.output
-    assert not stack.deps.assignments.has_assignment(request.target)
-    assert not stack.deps.assignments.has_assignment(by_hand)
+    assert not stack.uow.assignments.has_assignment(request.target)
+    assert not stack.uow.assignments.has_assignment(by_hand)
     events = event_queue.of_type("access.break_glass")
     assert sorted(e["request"] is None for e in events) == [False, True]
     swept = next(e for e in events if e["request"] is None)
@@ -149,8 +149,8 @@ def test_drill_dynamodb_writes_failing_then_resume_records_everything(stack, adm
 
     assert result.code == 3, result.output
     assert "Access is removed, but recording it failed" in result.output
-    assert not stack.deps.assignments.has_assignment(request.target)
-    assert stack.deps.store.get(request.request_id).status is RequestStatus.GRANTED  # not recorded yet
+    assert not stack.uow.assignments.has_assignment(request.target)
+    assert stack.uow.store.get(request.request_id).status is RequestStatus.GRANTED  # not recorded yet
     assert event_queue.of_type("access.break_glass") == []
     path, journal = _journal(admin)
     assert [s.state for s in journal.targets] == [StepState.DONE]
@@ -162,10 +162,10 @@ def test_drill_dynamodb_writes_failing_then_resume_records_everything(stack, adm
     resumed = admin("break-glass", "resume", str(path), clients=broken)
 
     assert resumed.code == 0, resumed.output
-    after = stack.deps.store.get(request.request_id)
+    after = stack.uow.store.get(request.request_id)
     assert after.status is RequestStatus.REVOKED
-    assert [e.type for e in stack.deps.store.audit_trail(request.request_id)][-1] == "access.break_glass"
-    assert stack.deps.ledger.holders(request.target) == frozenset()
+    assert [e.type for e in stack.uow.store.audit_trail(request.request_id)][-1] == "access.break_glass"
+    assert stack.uow.ledger.holders(request.target) == frozenset()
     assert [e["request"]["request_id"] for e in event_queue.of_type("access.break_glass")] == [request.request_id]
     assert journal_file.load(path).complete
     assert admin("break-glass", "resume", str(path)).output.strip().endswith("this journal is complete.")
@@ -189,8 +189,8 @@ def test_drill_step_functions_unavailable(stack, admin):
     )
 
     assert result.code == 0, result.output
-    assert not stack.deps.assignments.has_assignment(request.target)
-    assert stack.deps.store.get(request.request_id).status is RequestStatus.REVOKED
+    assert not stack.uow.assignments.has_assignment(request.target)
+    assert stack.uow.store.get(request.request_id).status is RequestStatus.REVOKED
     # The request's own workflow, still waiting, ends quietly when it wakes up.
     stack.advance(timedelta(hours=2, minutes=1))
     execution = _wait_execution_done(stack, request.request_id)
@@ -230,7 +230,7 @@ def test_break_glass_ends_live_sessions_by_default_and_records_when(stack, admin
     assert result.code == 0, result.output
     [deny] = _our_denies(stack, request)
     assert (deny.user_id, deny.account_id) == (request.principal_id, request.account_id)
-    after = stack.deps.store.get(request.request_id)
+    after = stack.uow.store.get(request.request_id)
     assert after.status is RequestStatus.REVOKED and after.sessions_ended_at == deny.issued_before
     assert provisioned_inline_policy(stack.config.region, request.permission_set_arn, request.account_id)
     _path, journal = _journal(admin)
@@ -253,7 +253,7 @@ def test_break_glass_keep_sessions_leaves_the_inline_policy_alone(stack, admin):
 
     assert result.code == 0, result.output
     assert _our_denies(stack, request) == []
-    after = stack.deps.store.get(request.request_id)
+    after = stack.uow.store.get(request.request_id)
     assert after.status is RequestStatus.REVOKED and after.sessions_ended_at is None
     _path, journal = _journal(admin)
     assert journal.sessions == ()

@@ -20,11 +20,11 @@ def test_rebind_after_a_genuine_email_change_needs_the_typed_user_id(stack, admi
     moved = ALICE.model_copy(update={"email": "carol@example.com"})  # say alice's account now shows carol's address
     refused = admin("identities", "rebind", ALICE.user_id, "carol@example.com", answers=["yes"])
     assert refused.code == 1 and "did not match" in refused.output
-    assert stack.deps.identities.get(ALICE.user_id).email == "alice@example.com"
+    assert stack.uow.identities.get(ALICE.user_id).email == "alice@example.com"
 
     done = admin("identities", "rebind", ALICE.user_id, "carol@example.com", answers=[ALICE.user_id])
     assert done.code == 0, done.output
-    binding = stack.deps.identities.get(ALICE.user_id)
+    binding = stack.uow.identities.get(ALICE.user_id)
     assert (binding.principal_id, binding.email) == (stack.provisioned.user_ids["carol"], "carol@example.com")
     assert binding.verified_by == f"admin:{OPERATOR}"
     assert stack.client().list_requests(moved, "mine").requests  # the moved account acts again
@@ -34,7 +34,7 @@ def test_rebind_to_an_identity_center_user_bound_elsewhere_is_refused(stack, adm
     granted(stack, account="prod")  # bob approved: he is bound too
     result = admin("identities", "rebind", ALICE.user_id, "bob@example.com", "--yes", "--confirm", ALICE.user_id)
     assert result.code == 1 and "IdentityTaken" in result.output
-    assert stack.deps.identities.get(ALICE.user_id).email == "alice@example.com"
+    assert stack.uow.identities.get(ALICE.user_id).email == "alice@example.com"
 
 
 def test_remove_then_the_account_binds_afresh(stack, admin):
@@ -43,6 +43,6 @@ def test_remove_then_the_account_binds_afresh(stack, admin):
     assert unknown.code == 1 and "no binding" in unknown.output
     done = admin("identities", "remove", ALICE.user_id, answers=[ALICE.user_id])
     assert done.code == 0, done.output
-    assert stack.deps.identities.get(ALICE.user_id) is None
+    assert stack.uow.identities.get(ALICE.user_id) is None
     assert stack.client().get_request(ALICE, request.request_id).status is RequestStatus.GRANTED
-    assert stack.deps.identities.get(ALICE.user_id).principal_id == stack.provisioned.user_ids["alice"]
+    assert stack.uow.identities.get(ALICE.user_id).principal_id == stack.provisioned.user_ids["alice"]

@@ -52,7 +52,7 @@ def test_apply_needs_confirmation_and_stores_a_new_version_by_the_operator(stack
     edited = _edited_policy(tmp_path)
     refused = admin("policy", "apply", str(edited), answers=["no"])
     assert refused.code == 1
-    assert stack.deps.policies.current().expiry_warning == timedelta(minutes=10)
+    assert stack.uow.policies.current().expiry_warning == timedelta(minutes=10)
 
     applied = admin("policy", "apply", str(edited), answers=["apply"])
     assert applied.code == 0, applied.output
@@ -87,12 +87,12 @@ def test_expired_grant_is_listed_and_reconciled_only_with_apply(stack, admin):
     assert any(
         "RevokeExpired" in line and f"request_id={request.request_id}" in line for line in dry.output.splitlines()
     )
-    assert stack.deps.store.get(request.request_id).status is RequestStatus.GRANTED
+    assert stack.uow.store.get(request.request_id).status is RequestStatus.GRANTED
 
     applied = admin("reconcile", "--apply")
     assert applied.code == 0, applied.output
-    assert stack.deps.store.get(request.request_id).status is RequestStatus.REVOKED
-    assert not stack.deps.assignments.has_assignment(request.target)
+    assert stack.uow.store.get(request.request_id).status is RequestStatus.REVOKED
+    assert not stack.uow.assignments.has_assignment(request.target)
 
 
 def test_list_by_user_shows_only_that_persons_requests(stack, admin):
@@ -113,7 +113,7 @@ def test_apply_refuses_a_policy_naming_an_unknown_user_and_stores_nothing(stack,
     result = admin("policy", "apply", str(path), "--yes", "--confirm", "apply")
     assert result.code == 1
     assert "Identity Center does not know: ghost@example.com" in result.output
-    assert stack.deps.policies.current().admins.users == frozenset({"dave@example.com"})
+    assert stack.uow.policies.current().admins.users == frozenset({"dave@example.com"})
 
 
 def test_validate_warns_when_sessions_outlive_grants_and_end_sessions_is_off(admin, stack, tmp_path):

@@ -92,7 +92,7 @@ def test_cancel_by_the_requester(system: System) -> None:
     system.mm.run_command(user="alice", channel="jit-approvals", text=f"/jit cancel {request_id}")
     cancelled = wait_card(system, card["id"], "CANCELLED")
     assert buttons(cancelled) == {}
-    assert system.stack.deps.store.get(request_id).status is RequestStatus.CANCELLED
+    assert system.stack.uow.store.get(request_id).status is RequestStatus.CANCELLED
     wait_until(lambda: any("is cancelled" in t for t in system.ephemeral_texts("alice")), what="cancel reply")
 
 
@@ -116,7 +116,7 @@ def test_self_approval_is_refused(system: System) -> None:
     card = request_card(system, "request prod AdministratorAccess 1h my own change")
     click = system.mm.click(user="alice", post_id=card["id"], action_id=buttons(card)["Approve"])
     assert "cannot approve" in click.ephemerals[0]["message"]
-    assert system.stack.deps.store.get(card["props"]["jit_request_id"]).status is RequestStatus.PENDING
+    assert system.stack.uow.store.get(card["props"]["jit_request_id"]).status is RequestStatus.PENDING
 
 
 def test_double_click_counts_once(system: System) -> None:
@@ -128,7 +128,7 @@ def test_double_click_counts_once(system: System) -> None:
         results = list(pool.map(lambda _: system.mm.click(user="bob", post_id=card["id"], action_id=approve), range(2)))
     third = system.mm.click(user="bob", post_id=card["id"], action_id=approve)
     assert all(r.status == 200 for r in [*results, third])
-    stored = system.stack.deps.store.get(request_id)
+    stored = system.stack.uow.store.get(request_id)
     assert stored.status is RequestStatus.PENDING
     assert [a.approver.username for a in stored.approvals] == ["bob"]
     assert "You approved" not in third.ephemerals[0]["message"]

@@ -20,7 +20,7 @@ ASK = "request prod AdministratorAccess 1h investigating INC-77"
 def _bind(system: System, *names: str) -> None:
     """As if each had already acted once through the bot (docs/identity.md)."""
     for name in names:
-        system.stack.deps.identities.bind(
+        system.stack.uow.identities.bind(
             IdentityBinding(
                 mattermost_user_id=system.mm.user(name).id,
                 mattermost_username=name,
@@ -33,9 +33,9 @@ def _bind(system: System, *names: str) -> None:
 
 
 def _notify(system: System, mode: str, rule: str = "prod-admin") -> None:
-    policy = system.stack.deps.policies.current()
+    policy = system.stack.uow.policies.current()
     rules = tuple(r.model_copy(update={"notify_approvers": mode}) if r.name == rule else r for r in policy.rules)
-    system.stack.deps.policies.put(policy.model_copy(update={"rules": rules}), SYSTEM, system.stack.clock())
+    system.stack.uow.policies.put(policy.model_copy(update={"rules": rules}), SYSTEM, system.stack.clock())
 
 
 def _copies(system: System, user: str, request_id: str) -> list[dict[str, Any]]:
@@ -84,7 +84,7 @@ def test_reminder_at_half_the_approval_timeout_in_the_thread_and_by_dm_once(syst
     request_id = card["props"]["jit_request_id"]
     system.stack.advance(timedelta(minutes=29))
     system.stack.run_reconciler()
-    assert system.stack.deps.store.get(request_id).reminded_at is None
+    assert system.stack.uow.store.get(request_id).reminded_at is None
     system.stack.advance(timedelta(minutes=2))
     system.stack.run_reconciler()
     system.stack.run_reconciler()  # a second run says nothing more
@@ -96,7 +96,7 @@ def test_reminder_at_half_the_approval_timeout_in_the_thread_and_by_dm_once(syst
     for user in ("bob", "carol"):
         told = wait_until(lambda u=user: [p for p in system.dms(u) if "Reminder:" in p["message"]], what="DM")  # type: ignore[misc]
         assert len(told) == 1 and request_id in told[0]["message"]
-    trail = [e.type for e in system.stack.deps.store.audit_trail(request_id)]
+    trail = [e.type for e in system.stack.uow.store.audit_trail(request_id)]
     assert trail.count("request.approval_reminder") == 1
     assert _copies(system, "bob", request_id) == []  # channel mode: no DM copies of the card
 
@@ -110,7 +110,7 @@ def test_no_reminder_once_someone_has_acted(system: System) -> None:
     system.stack.run_reconciler()
 
     def reminders(card: dict[str, Any]) -> int:
-        trail = system.stack.deps.store.audit_trail(card["props"]["jit_request_id"])
+        trail = system.stack.uow.store.audit_trail(card["props"]["jit_request_id"])
         return [e.type for e in trail].count("request.approval_reminder")
 
     assert (reminders(acted), reminders(idle)) == (0, 1)

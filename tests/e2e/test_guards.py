@@ -33,7 +33,7 @@ def test_forged_context_is_refused(system: System) -> None:
     _set_context(system, card["id"], 0, forged)
     click = system.mm.click(user="bob", post_id=card["id"], action_id=buttons(card)["Approve"])
     assert click.ephemerals[0]["message"] == "This button is not one of ours."
-    assert system.stack.deps.store.get(request_id).status is RequestStatus.PENDING
+    assert system.stack.uow.store.get(request_id).status is RequestStatus.PENDING
 
 
 def test_context_from_another_post_is_refused(system: System) -> None:
@@ -44,7 +44,7 @@ def test_context_from_another_post_is_refused(system: System) -> None:
     click = system.mm.click(user="bob", post_id=second["id"], action_id=buttons(second)["Approve"])
     assert click.ephemerals[0]["message"] == "This button does not belong to this message."
     for card in (first, second):
-        assert system.stack.deps.store.get(card["props"]["jit_request_id"]).status is RequestStatus.PENDING
+        assert system.stack.uow.store.get(card["props"]["jit_request_id"]).status is RequestStatus.PENDING
 
 
 def test_click_posted_straight_to_the_bot_without_a_valid_context_is_refused(system: System) -> None:
@@ -59,7 +59,7 @@ def test_click_posted_straight_to_the_bot_without_a_valid_context_is_refused(sys
     reply = requests.post(f"http://127.0.0.1:{bot.port}/mattermost/actions", json=body, timeout=10)
     assert reply.status_code == 200
     assert reply.json() == {"ephemeral_text": "This button is not one of ours."}
-    assert system.stack.deps.store.get(card["props"]["jit_request_id"]).status is RequestStatus.PENDING
+    assert system.stack.uow.store.get(card["props"]["jit_request_id"]).status is RequestStatus.PENDING
 
 
 def test_bad_slash_command_token_is_refused(system: System) -> None:

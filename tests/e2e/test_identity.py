@@ -19,7 +19,7 @@ def _told(system: System, user: str, words: str) -> None:
 def test_seed_users_bind_because_the_sandbox_requires_verified_email(system: System) -> None:
     system.start_bot()
     _ask(system, "alice")
-    binding = wait_until(lambda: system.stack.deps.identities.get(system.mm.user("alice").id), what="binding")
+    binding = wait_until(lambda: system.stack.uow.identities.get(system.mm.user("alice").id), what="binding")
     assert (binding.email, binding.verified_by) == ("alice@example.com", "mattermost:verified-email")
     assert binding.principal_id == system.stack.provisioned.user_ids["alice"]
 
@@ -29,7 +29,7 @@ def test_untrusted_deployment_refuses_to_link_and_writes_nothing(system: System)
     system.start_bot()
     _ask(system, "alice")
     _told(system, "alice", "cannot vouch for your Mattermost e-mail")
-    assert system.stack.deps.identities.all() == []
+    assert system.stack.uow.identities.all() == []
     assert system.cards() == []
 
 
@@ -40,7 +40,7 @@ def test_sso_accounts_bind_when_the_bot_is_a_system_admin(system: System) -> Non
         system.mm.user("alice").auth_service = "saml"
     system.start_bot()
     _ask(system, "alice")
-    binding = wait_until(lambda: system.stack.deps.identities.get(system.mm.user("alice").id), what="binding")
+    binding = wait_until(lambda: system.stack.uow.identities.get(system.mm.user("alice").id), what="binding")
     assert binding.verified_by == "sso:saml"
     _ask(system, "bob", "list")  # bob signs in with a password: not vouched for
     _told(system, "bob", "cannot vouch")
@@ -54,15 +54,15 @@ def test_a_second_account_with_the_admins_email_gets_nothing(system: System) -> 
     _ask(system, "mallory", "policy")
     _told(system, "mallory", "already linked to another Mattermost account")
     assert not any("access policy in force" in t for t in system.ephemeral_texts("mallory"))
-    assert system.stack.deps.identities.get(system.mm.user("mallory").id) is None
+    assert system.stack.uow.identities.get(system.mm.user("mallory").id) is None
 
 
 def test_an_email_change_is_refused_and_the_binding_stays(system: System) -> None:
     system.start_bot()
     _ask(system, "alice", "list")
     alice_id = system.mm.user("alice").id
-    bound = wait_until(lambda: system.stack.deps.identities.get(alice_id), what="binding")
+    bound = wait_until(lambda: system.stack.uow.identities.get(alice_id), what="binding")
     system.mm.change_email("alice", "dave@example.com", verified=True)
     _ask(system, "alice", "policy")
     _told(system, "alice", "not the one your account was linked with")
-    assert system.stack.deps.identities.get(alice_id) == bound
+    assert system.stack.uow.identities.get(alice_id) == bound

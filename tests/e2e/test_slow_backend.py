@@ -41,7 +41,7 @@ def test_a_create_slower_than_the_timeout_answers_with_the_request_id(system: Sy
     assert result.error == ""
 
     alice = system.mm.user("alice").id
-    [request] = wait_until(lambda: system.stack.deps.store.list_by_requester(alice, 10), what="the request stored")
+    [request] = wait_until(lambda: system.stack.uow.store.list_by_requester(alice, 10), what="the request stored")
     answer = wait_until(
         lambda: [t for t in system.ephemeral_texts("alice") if t != "Submitting your request…"], what="an answer"
     )
@@ -49,5 +49,5 @@ def test_a_create_slower_than_the_timeout_answers_with_the_request_id(system: Sy
     assert not any(t in (UNREACHABLE, UNCONFIRMED) for t in system.ephemeral_texts("alice"))
     card = wait_until(system.cards, what="the card")
     assert [c["props"]["jit_request_id"] for c in card] == [request.request_id]
-    assert len(system.stack.deps.store.list_by_requester(alice, 10)) == 1
+    assert len(system.stack.uow.store.list_by_requester(alice, 10)) == 1
     assert len(slow_writes) >= 1

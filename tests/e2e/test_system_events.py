@@ -21,5 +21,5 @@ def test_drift_is_posted_to_oncall_once_a_day_however_often_the_reconciler_runs(
     system.stack.run_reconciler()
     system.stack.advance(timedelta(minutes=15))
     system.stack.run_reconciler()
-    wait_until(lambda: system.stack.deps.store.pending_outbox(system.stack.clock()) == [], what="events delivered")
+    wait_until(lambda: system.stack.uow.store.pending_outbox(system.stack.clock()) == [], what="events delivered")
     assert len(drift_posts(system)) == 1

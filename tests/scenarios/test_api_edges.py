@@ -160,4 +160,4 @@ def test_an_account_the_bot_did_not_vouch_for_is_refused_with_the_reason(stack):
     status, body = send(stack, "GET", "/catalog", headers=headers, query="&".join(f"{k}={v}" for k, v in query))
     assert (status, body["error"]) == (403, "identity_not_vouched")
     assert "cannot vouch for your Mattermost e-mail" in body["message"]
-    assert stack.deps.identities.all() == []
+    assert stack.uow.identities.all() == []

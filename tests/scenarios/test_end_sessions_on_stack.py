@@ -30,9 +30,9 @@ FOREIGN_STATEMENTS = (
 
 
 def _ends_sessions(stack, on: bool = True) -> None:
-    policy = stack.deps.policies.current()
+    policy = stack.uow.policies.current()
     rules = tuple(r.model_copy(update={"end_sessions": on}) for r in policy.rules)
-    stack.deps.policies.put(policy.model_copy(update={"rules": rules}), SYSTEM, stack.clock())
+    stack.uow.policies.put(policy.model_copy(update={"rules": rules}), SYSTEM, stack.clock())
 
 
 def _arn(stack, name="AdministratorAccess") -> str:
@@ -95,7 +95,7 @@ def test_revoke_adds_the_deny_with_the_right_conditions_provisioned_to_that_acco
         InstanceArn=stack.provisioned.instance_arn, PermissionSetArn=_arn(stack)
     )["AccountIds"]
     assert accounts == [PROD]
-    trail = stack.deps.store.audit_trail(granted.request_id)
+    trail = stack.uow.store.audit_trail(granted.request_id)
     assert "live sessions ended" in (trail[-1].detail or "")
 
 
@@ -143,15 +143,15 @@ def test_overflow_falls_back_to_the_wide_deny_and_tells_on_call(stack):
     big = envelope % ("b" * (ROLE_INLINE_POLICY_LIMIT - 260 - len(envelope)))  # room for the wide form only
     _put_inline(stack, big)
     events = []
-    original = stack.deps.events.publish
-    stack.deps.events.publish = lambda event_id, kind, payload: (
+    original = stack.uow.events.publish
+    stack.uow.events.publish = lambda event_id, kind, payload: (
         events.append((kind, payload)),
         original(event_id, kind, payload),
     )[1]
     try:
         revoked = _revoke_now(stack, _granted(stack))
     finally:
-        stack.deps.events.publish = original
+        stack.uow.events.publish = original
     assert revoked.session_deny_wide
     [deny] = project_denies(_inline(stack))
     assert deny.wide and deny.account_id == PROD
@@ -169,7 +169,7 @@ def test_provisioning_failure_keeps_the_request_granted_records_the_revoke_failu
     stack.client().revoke(BOB, granted.request_id, note="done")
     failed = stack.wait_for(granted.request_id, S.GRANTED, revoke_failures=1)
     assert "role quota" in failed.last_error and failed.sessions_ended_at is None
-    assert stack.deps.store.audit_trail(granted.request_id)[-1].type == "request.revoke_failed"
+    assert stack.uow.store.audit_trail(granted.request_id)[-1].type == "request.revoke_failed"
     monkeypatch.undo()
     stack.advance(timedelta(minutes=2))  # past the reconciler's grace for the workflow
     stack.run_reconciler()

@@ -28,7 +28,7 @@ def test_extend_is_refused_once_a_revoke_was_requested(stack, revoker, note):
     stack.client().decide(BOB, created.request_id, "approve")
     stack.wait_for(created.request_id, S.GRANTED)
     held = RecordingWorkflow()
-    revoked = use_cases.revoke_early(dataclasses.replace(stack.deps, workflow=held), revoker, created.request_id, note)
+    revoked = use_cases.revoke_early(dataclasses.replace(stack.uow, workflow=held), revoker, created.request_id, note)
     assert revoked.status is S.GRANTED and revoked.revoke_requested_at is not None
     assert [mode for _name, _id, mode in held.started] == ["revoke"]
 
@@ -36,5 +36,5 @@ def test_extend_is_refused_once_a_revoke_was_requested(stack, revoker, note):
         stack.client().extend(ALICE, created.request_id, "1h")
     assert (refused.value.status, refused.value.code) == (409, "revoke_requested")
     assert "revoked early" in refused.value.message and "cannot be extended" in refused.value.message
-    assert stack.deps.store.get(created.request_id).end_time == revoked.end_time
-    assert workflow_tasks.revoke(stack.deps, created.request_id)["outcome"] == "revoked"
+    assert stack.uow.store.get(created.request_id).end_time == revoked.end_time
+    assert workflow_tasks.revoke(stack.uow, created.request_id)["outcome"] == "revoked"

@@ -51,7 +51,7 @@ def test_grant_reported_failed_marks_error_and_fails_the_execution(stack, faults
     # ERROR is recorded first, then the half-made assignment is undone; then the execution ends.
     assert _final_execution(stack, created.request_id)["status"] == "FAILED"
     assert assignments_of(stack, failed) == 0
-    assert stack.deps.ledger.holders(failed.target) == frozenset()
+    assert stack.uow.ledger.holders(failed.target) == frozenset()
 
 
 def test_grant_throttled_a_few_times_still_grants(stack, faults):
@@ -95,7 +95,7 @@ def test_crash_between_assignment_and_status_write_is_retried_into_one_grant(sta
     granted = stack.wait_for(created.request_id, S.GRANTED)
     assert crashed.calls == 2
     assert assignments_of(stack, granted) == 1
-    assert stack.deps.ledger.holders(granted.target) == {created.request_id}
+    assert stack.uow.ledger.holders(granted.target) == {created.request_id}
 
 
 def test_crash_that_persists_is_compensated_no_assignment_lingers(stack, monkeypatch):
@@ -105,7 +105,7 @@ def test_crash_that_persists_is_compensated_no_assignment_lingers(stack, monkeyp
     assert crashed.calls == 3  # the task and its two retries
     assert _final_execution(stack, created.request_id)["status"] == "FAILED"  # the undo is done by then
     assert assignments_of(stack, failed) == 0
-    assert stack.deps.ledger.holders(failed.target) == frozenset()
+    assert stack.uow.ledger.holders(failed.target) == frozenset()
 
 
 def test_revoke_that_keeps_failing_stays_granted_until_the_reconciler_cleans_up(stack, faults, monkeypatch):
@@ -124,7 +124,7 @@ def test_revoke_that_keeps_failing_stays_granted_until_the_reconciler_cleans_up(
     monkeypatch.setattr(SSOAdminBackend, "delete_account_assignment", healthy)  # Identity Center recovers
     report = stack.run_reconciler()
     assert report["done"]["RevokeExpired"] == 1
-    assert stack.deps.store.get(created.request_id).status is S.REVOKED
+    assert stack.uow.store.get(created.request_id).status is S.REVOKED
     assert assignments_of(stack, granted) == 0
 
 
@@ -148,7 +148,7 @@ def test_revoke_reported_failed_then_recovered_by_the_reconciler(stack, faults, 
     monkeypatch.setattr(SSOAdminResponse, "delete_account_assignment", healthy_response)
     stack.advance(timedelta(minutes=2))
     stack.run_reconciler()
-    assert stack.deps.store.get(created.request_id).status is S.REVOKED
+    assert stack.uow.store.get(created.request_id).status is S.REVOKED
     assert assignments_of(stack, granted) == 0
 
 
@@ -167,7 +167,7 @@ def test_twenty_concurrent_approvals_give_one_transition_one_execution_one_assig
     assert outcomes.count(S.APPROVED) == 1
     assert all(o == 409 for o in outcomes if o is not S.APPROVED)
     granted = stack.wait_for(created.request_id, S.GRANTED)
-    approvals = [e for e in stack.deps.store.audit_trail(created.request_id) if e.to_status is S.APPROVED]
+    approvals = [e for e in stack.uow.store.audit_trail(created.request_id) if e.to_status is S.APPROVED]
     assert len(approvals) == 1
     assert len(stack.executions()) == 1
     assert assignments_of(stack, granted) == 1
@@ -177,7 +177,7 @@ def test_reconciler_expires_pending_and_reports_drift(stack):
     created = ask(stack)
     stack.advance(timedelta(hours=1, seconds=1))
     report = stack.run_reconciler()
-    assert stack.deps.store.get(created.request_id).status is S.EXPIRED
+    assert stack.uow.store.get(created.request_id).status is S.EXPIRED
     assert report["done"]["ExpirePending"] == 1
     # dave's standing ReadOnlyAccess is held by no request: reported, not removed by default.
     assert len(report["drift"]) == 1
@@ -215,11 +215,11 @@ def test_a_workflow_that_cannot_start_shows_a_short_reason_and_keeps_the_detail(
     with caplog.at_level(logging.ERROR, logger="backend"), pytest.raises(BackendError) as refused:
         stack.client().decide(BOB, created.request_id, "approve")
     assert refused.value.status == 503
-    failed = stack.deps.store.get(created.request_id)
+    failed = stack.uow.store.get(created.request_id)
     assert failed.status is S.ERROR
     assert failed.last_error == "the access workflow could not start"
     shown = stack.client().get_request(BOB, created.request_id)
     assert "arn:" not in json.dumps(shown.model_dump(mode="json"))
-    [error] = [e for e in stack.deps.store.audit_trail(created.request_id) if e.type == "request.error"]
+    [error] = [e for e in stack.uow.store.audit_trail(created.request_id) if e.type == "request.error"]
     assert secret in (error.detail or "")
     assert secret in caplog.text

@@ -29,7 +29,7 @@ def test_request_approve_grant_then_revoke_at_end_time(stack):
     [execution] = stack.executions()
     assert execution["name"] == created.request_id
     assert _wait_execution(stack, "SUCCEEDED")
-    types = [e.type for e in stack.deps.store.audit_trail(created.request_id)]
+    types = [e.type for e in stack.uow.store.audit_trail(created.request_id)]
     assert types == [
         "request.created",
         "request.approved",
@@ -75,7 +75,7 @@ def test_self_approval_is_refused_and_changes_nothing(stack):
     with pytest.raises(BackendError) as refused:
         stack.client().decide(ALICE, created.request_id, "approve")
     assert refused.value.status == 403
-    assert stack.deps.store.get(created.request_id).version == 1
+    assert stack.uow.store.get(created.request_id).version == 1
 
 
 def test_deny_and_cancel_end_without_access(stack):
@@ -95,7 +95,7 @@ def test_approval_after_expiry_expires_the_request(stack):
     with pytest.raises(BackendError) as late:
         stack.client().decide(BOB, created.request_id, "approve")
     assert late.value.status == 410
-    assert stack.deps.store.get(created.request_id).status is S.EXPIRED
+    assert stack.uow.store.get(created.request_id).status is S.EXPIRED
     assert stack.executions() == []
 
 
@@ -123,7 +123,7 @@ def test_overlapping_grants_keep_access_until_the_last_ends(stack):
     stack.advance(timedelta(hours=1, seconds=1))
     stack.wait_for(short.request_id, S.REVOKED)
     assert assignments_of(stack, first) == 1, "the earlier expiry removed access the later grant holds"
-    assert stack.deps.store.get(long.request_id).status is S.GRANTED
+    assert stack.uow.store.get(long.request_id).status is S.GRANTED
     stack.advance(timedelta(hours=2))
     stack.wait_for(long.request_id, S.REVOKED)
     assert assignments_of(stack, first) == 0
@@ -146,7 +146,7 @@ def test_extend_moves_the_revoke_later(stack):
     extended = stack.client().extend(ALICE, created.request_id, "1h")
     assert extended.end_time == granted.end_time + timedelta(hours=1)
     stack.advance(timedelta(hours=1, seconds=1))
-    assert stack.deps.store.get(created.request_id).status is S.GRANTED
+    assert stack.uow.store.get(created.request_id).status is S.GRANTED
     stack.advance(timedelta(hours=1))
     stack.wait_for(created.request_id, S.REVOKED)
 

@@ -225,7 +225,7 @@ def test_the_log_level_comes_from_the_environment(stack, lambda_loggers):
 
 def test_the_reconciler_logs_under_the_scheduled_event_id(stack, lambda_loggers):
     out = io.StringIO()
-    handler = reconciler_entry(stack.deps, {}, out)
+    handler = reconciler_entry(stack.uow, {}, out)
     event = {"id": "5f1d7a2c-0000-4000-8000-000000000001", "detail-type": "Scheduled Event", "source": "aws.events"}
 
     handler(event, lambda_context("jit-reconciler"))

@@ -20,20 +20,20 @@ def _deps(**policy_changes):
     return in_memory_unit_of_work(policy().model_copy(update=policy_changes), identity_center(), lambda: T0)
 
 
-def _heartbeats(deps) -> list[LifecycleEvent]:
+def _heartbeats(uow) -> list[LifecycleEvent]:
     return [
         LifecycleEvent.model_validate_json(payload)
-        for _, kind, payload in deps.events.published
+        for _, kind, payload in uow.events.published
         if kind == "system.heartbeat"
     ]
 
 
 @pytest.mark.parametrize("dry_run", [False, True])
 def test_every_run_publishes_one_heartbeat(dry_run):
-    deps = _deps()
-    reconcile(deps, dry_run=dry_run)
-    reconcile(deps, dry_run=dry_run)
-    beats = _heartbeats(deps)
+    uow = _deps()
+    reconcile(uow, dry_run=dry_run)
+    reconcile(uow, dry_run=dry_run)
+    beats = _heartbeats(uow)
     assert len(beats) == 2
     assert beats[0].event_id != beats[1].event_id
     assert beats[0].request is None and beats[0].actor is None
@@ -42,18 +42,18 @@ def test_every_run_publishes_one_heartbeat(dry_run):
 
 
 def test_a_run_whose_actions_fail_still_publishes_its_heartbeat():
-    deps = _deps(remove_drift=True)
-    deps.assignments.assignments.add(STANDING)
-    deps.assignments.fail_delete = True
+    uow = _deps(remove_drift=True)
+    uow.assignments.assignments.add(STANDING)
+    uow.assignments.fail_delete = True
     with pytest.raises(ReconcileFailed):
-        reconcile(deps)
-    [beat] = _heartbeats(deps)
+        reconcile(uow)
+    [beat] = _heartbeats(uow)
     assert "1 failed" in (beat.detail or "")
 
 
 def test_a_failed_heartbeat_publish_fails_the_run_so_reconciler_errors_notices():
-    deps = _deps()
-    deps.events.fail = True
+    uow = _deps()
+    uow.events.fail = True
     with pytest.raises(ReconcileFailed, match="Heartbeat"):
-        reconcile(deps)
-    assert deps.metrics.counts["ReconcileFailures"] == 1
+        reconcile(uow)
+    assert uow.metrics.counts["ReconcileFailures"] == 1

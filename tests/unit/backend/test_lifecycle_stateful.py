@@ -65,9 +65,9 @@ class Lifecycle(RuleBasedStateMachine):
         self.ic = identity_center()
         self.ic.assignments.add(STANDING)
         document = policy().model_copy(update={"remove_drift": self.remove_drift})
-        self.deps = in_memory_unit_of_work(document, self.ic, self.clock)
+        self.uow = in_memory_unit_of_work(document, self.ic, self.clock)
         self.workflow = CountingWorkflow()
-        self.deps.workflow = self.workflow
+        self.uow.workflow = self.workflow
         self.ids: list[str] = []
         self.granting: set[str] = set()  # grant executions started, task not yet finished
         self.reconciled_clean = False
@@ -75,7 +75,7 @@ class Lifecycle(RuleBasedStateMachine):
     # -- helpers -------------------------------------------------------------------------
 
     def _pick(self, data, statuses):
-        candidates = [r for r in self.ids if self.deps.store.get(r).status in statuses]
+        candidates = [r for r in self.ids if self.uow.store.get(r).status in statuses]
         return data.draw(st.sampled_from(candidates)) if candidates else None
 
     def _try(self, action):
@@ -97,7 +97,7 @@ class Lifecycle(RuleBasedStateMachine):
             reason="because",
             idempotency_key=uuid.uuid4().hex,
         )
-        result = self._try(lambda: access_requests.create_request(self.deps, body))
+        result = self._try(lambda: access_requests.create_request(self.uow, body))
         if result is not None:
             request, _ = result
             self.ids.append(request.request_id)
@@ -115,19 +115,19 @@ class Lifecycle(RuleBasedStateMachine):
             reason="overlap",
             idempotency_key=uuid.uuid4().hex,
         )
-        created = self._try(lambda: access_requests.create_request(self.deps, body))
+        created = self._try(lambda: access_requests.create_request(self.uow, body))
         if created is None:
             return
         rid = created[0].request_id
         self.ids.append(rid)
-        self._try(lambda: access_requests.approve(self.deps, BOB, rid, None))
-        self._try(lambda: workflow_tasks.grant(self.deps, rid))
+        self._try(lambda: access_requests.approve(self.uow, BOB, rid, None))
+        self._try(lambda: workflow_tasks.grant(self.uow, rid))
 
     @precondition(lambda self: self.ids)
     @rule(data=st.data(), who=st.sampled_from(DECIDERS))
     def approve(self, data, who):
         rid = self._pick(data, {RequestStatus.PENDING, RequestStatus.APPROVED, RequestStatus.GRANTED})
-        if rid and (after := self._try(lambda: access_requests.approve(self.deps, who, rid, None))):
+        if rid and (after := self._try(lambda: access_requests.approve(self.uow, who, rid, None))):
             if after.status is RequestStatus.APPROVED:
                 self.granting.add(rid)
 
@@ -137,9 +137,9 @@ class Lifecycle(RuleBasedStateMachine):
         rid = self._pick(data, {RequestStatus.PENDING})
         if rid:
             if data.draw(st.booleans()):
-                self._try(lambda: access_requests.deny(self.deps, who, rid, "no"))
+                self._try(lambda: access_requests.deny(self.uow, who, rid, "no"))
             else:
-                self._try(lambda: access_requests.cancel(self.deps, who, rid))
+                self._try(lambda: access_requests.cancel(self.uow, who, rid))
 
     @precondition(lambda self: self.granting)
     @rule(data=st.data(), fault=st.sampled_from(["none", "none", "failed", "crash"]))
@@ -148,18 +148,18 @@ class Lifecycle(RuleBasedStateMachine):
         self.ic.fail_create = fault == "failed"
         self.ic.crash_after_create = fault == "crash"
         try:
-            self._try(lambda: workflow_tasks.grant(self.deps, rid))
+            self._try(lambda: workflow_tasks.grant(self.uow, rid))
             self.granting.discard(rid)
         except RuntimeError:  # the crash: Step Functions retries, then Catch marks ERROR
             if data.draw(st.booleans()):
                 return  # a retry will come
             self.ic.crash_after_create = False
-            workflow_tasks.mark_error(self.deps, rid, "States.TaskFailed: crashed")
+            workflow_tasks.mark_error(self.uow, rid, "States.TaskFailed: crashed")
             self.granting.discard(rid)
         finally:
             self.ic.fail_create = self.ic.crash_after_create = False
-        if self.deps.store.get(rid).status is RequestStatus.APPROVED and fault == "failed":
-            workflow_tasks.mark_error(self.deps, rid, "AssignmentFailed: injected")
+        if self.uow.store.get(rid).status is RequestStatus.APPROVED and fault == "failed":
+            workflow_tasks.mark_error(self.uow, rid, "AssignmentFailed: injected")
 
     @rule(minutes=st.sampled_from([1, 10, 30, 61, 125, 301]))
     def time_passes(self, minutes):
@@ -170,12 +170,12 @@ class Lifecycle(RuleBasedStateMachine):
     def revoke_task(self, data, fault):
         """The workflow wakes at end_time (or after an early revoke) and revokes."""
         rid = self._pick(data, {RequestStatus.GRANTED})
-        if not rid or self.deps.store.get(rid).end_time > self.clock.now:
+        if not rid or self.uow.store.get(rid).end_time > self.clock.now:
             return
         self.ic.fail_delete = fault == "failed"
         try:
-            if self._try(lambda: workflow_tasks.revoke(self.deps, rid)) is None:
-                workflow_tasks.record_revoke_failure(self.deps, rid, "AssignmentFailed: injected")
+            if self._try(lambda: workflow_tasks.revoke(self.uow, rid)) is None:
+                workflow_tasks.record_revoke_failure(self.uow, rid, "AssignmentFailed: injected")
         finally:
             self.ic.fail_delete = False
 
@@ -184,28 +184,28 @@ class Lifecycle(RuleBasedStateMachine):
     def revoke_early(self, data, who):
         rid = self._pick(data, {RequestStatus.GRANTED})
         if rid:
-            self._try(lambda: access_requests.revoke_early(self.deps, who, rid, "done"))
+            self._try(lambda: access_requests.revoke_early(self.uow, who, rid, "done"))
 
     @precondition(lambda self: self.ids)
     @rule(data=st.data(), extra=st.sampled_from(["30m", "2h"]))
     def extend(self, data, extra):
         rid = self._pick(data, {RequestStatus.GRANTED})
         if rid:
-            requester = self.deps.store.get(rid).requester
-            self._try(lambda: access_requests.extend(self.deps, requester, rid, extra))
+            requester = self.uow.store.get(rid).requester
+            self._try(lambda: access_requests.extend(self.uow, requester, rid, extra))
 
     @rule(fault=st.booleans())
     def reconcile(self, fault):
         self.ic.fail_delete = fault
         try:
-            reconcile(self.deps)
+            reconcile(self.uow)
             self.reconciled_clean = not fault
         except DomainError:
             self.reconciled_clean = False
         finally:
             self.ic.fail_delete = False
         for rid in list(self.granting):
-            if self.deps.store.get(rid).status is not RequestStatus.APPROVED:
+            if self.uow.store.get(rid).status is not RequestStatus.APPROVED:
                 self.granting.discard(rid)
 
     @precondition(lambda self: self.ids)
@@ -217,32 +217,32 @@ class Lifecycle(RuleBasedStateMachine):
         and permission set joining while the reconciler releases the old holder must keep access.
         """
         granting = data.draw(st.sampled_from(sorted(self.granting))) if self.granting else None
-        granted = [r for r in self.ids if self.deps.store.get(r).status is RequestStatus.GRANTED]
+        granted = [r for r in self.ids if self.uow.store.get(r).status is RequestStatus.GRANTED]
         if granting is not None:
-            target = self.deps.store.get(granting).target
-            granted = [r for r in granted if self.deps.store.get(r).target == target] or granted
+            target = self.uow.store.get(granting).target
+            granted = [r for r in granted if self.uow.store.get(r).target == target] or granted
         revoking = data.draw(st.sampled_from(granted)) if granted else None
 
         def others():
             if revoking is not None:
-                requester = self.deps.store.get(revoking).requester
-                if self._try(lambda: access_requests.revoke_early(self.deps, requester, revoking, "done")):
-                    self._try(lambda: workflow_tasks.revoke(self.deps, revoking))
+                requester = self.uow.store.get(revoking).requester
+                if self._try(lambda: access_requests.revoke_early(self.uow, requester, revoking, "done")):
+                    self._try(lambda: workflow_tasks.revoke(self.uow, revoking))
             if granting is not None:
-                self._try(lambda: workflow_tasks.grant(self.deps, granting))
+                self._try(lambda: workflow_tasks.grant(self.uow, granting))
 
-        inner = self.deps.ledger
-        self.deps.ledger = InterleavingLedger(inner, at_read, others)
+        inner = self.uow.ledger
+        self.uow.ledger = InterleavingLedger(inner, at_read, others)
         try:
-            reconcile(self.deps)
+            reconcile(self.uow)
             clean = True
         except DomainError:
             clean = False
         finally:
-            self.deps.ledger = inner
+            self.uow.ledger = inner
         self.reconciled_clean = clean  # the others finished too: nothing may linger
         for rid in list(self.granting):
-            if self.deps.store.get(rid).status is not RequestStatus.APPROVED:
+            if self.uow.store.get(rid).status is not RequestStatus.APPROVED:
                 self.granting.discard(rid)
 
     # -- invariants ----------------------------------------------------------------------
@@ -250,7 +250,7 @@ class Lifecycle(RuleBasedStateMachine):
     @invariant()
     def transitions_only_along_the_table(self):
         for rid in self.ids:
-            for entry in self.deps.store.audit_trail(rid):
+            for entry in self.uow.store.audit_trail(rid):
                 if entry.from_status is None:
                     assert entry.to_status is RequestStatus.PENDING
                 elif entry.from_status is not entry.to_status:
@@ -259,7 +259,7 @@ class Lifecycle(RuleBasedStateMachine):
     @invariant()
     def granted_means_the_assignment_exists(self):
         for rid in self.ids:
-            request = self.deps.store.get(rid)
+            request = self.uow.store.get(rid)
             if request.status is RequestStatus.GRANTED:
                 assert request.target in self.ic.assignments, f"{rid} GRANTED without assignment"
 
@@ -269,8 +269,8 @@ class Lifecycle(RuleBasedStateMachine):
             return
         exempt = set() if self.remove_drift else {STANDING}
         for target in self.ic.assignments - exempt:
-            holders = self.deps.ledger.holders(target)
-            statuses = {self.deps.store.get(h).status for h in holders}
+            holders = self.uow.ledger.holders(target)
+            statuses = {self.uow.store.get(h).status for h in holders}
             assert any(s.holds_access for s in statuses), f"{target.ledger_key} lingers"
 
     @invariant()
@@ -278,7 +278,7 @@ class Lifecycle(RuleBasedStateMachine):
         grants = [rid for rid, mode in self.workflow.attempts if mode == "grant"]
         assert len(grants) == len(set(grants))
         for rid in self.ids:
-            request = self.deps.store.get(rid)
+            request = self.uow.store.get(rid)
             assert not any(a.approver.same_as(request.requester) for a in request.approvals)
 
 
