@@ -5,8 +5,8 @@ Reconnects use exponential backoff with jitter, driven by tenacity like the REST
 The backoff starts afresh after any session that received ``hello`` and stayed up for
 ``Backoff.stable_after`` seconds, however it ended (a normal close, 1011, 1012 or a dropped TCP
 stream: a restarting Mattermost drops TCP), so a server that restarts now and then is reconnected
-to within a second every time. The handler is awaited
-inline, so it must be quick: the bot's handler only schedules work.
+to within a second every time. The handler is awaited inline, so it must be quick: the bot's
+handler only schedules work.
 """
 
 from __future__ import annotations
