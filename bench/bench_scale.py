@@ -5,7 +5,9 @@ One local stack on a clock that flows at the real rate but can jump over a grant
 four jit-api "containers" in turn, each with its own clients and call-budget object: the budget
 they share lives in DynamoDB, and the calls per second are counted over all four. Every Identity Center call is
 recorded at the wire (botocore's ``before-parameter-build`` on the stack's own clients, which the
-adapter reaches only after its rate limiter), with the time and the user it concerns.
+adapter reaches only after its rate limiter), with the time and the user it concerns. The call
+budget's own bookings (``UpdateItem`` on ``jit_budget``) are timed at the wire too: their round
+trip shows how busy the local DynamoDB is during a burst (in AWS it answers in milliseconds).
 
 Bounds. With a budget of ``rate`` calls per second and one call per revoke, the k-th revoke of a
 burst cannot finish before ⌊(k-1)/rate⌋ s after its end time. A grant cannot finish before the
@@ -59,6 +61,28 @@ class Wire:
     def since(self, start: float) -> list[WireCall]:
         with self.lock:
             return [c for c in self.calls if c.at >= start]
+
+
+@dataclass
+class Bookings:
+    """The call budget's own DynamoDB round trips (``UpdateItem`` on ``jit_budget``), at the wire."""
+
+    done: list[tuple[float, float]] = field(default_factory=list)  # (started, took)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def start(self, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        if isinstance(params, dict) and params.get("TableName") == "jit_budget":
+            context["bench_booking_started"] = time.monotonic()
+
+    def finish(self, context: dict[str, Any], **_: Any) -> None:
+        started = context.get("bench_booking_started")
+        if started is not None:
+            with self.lock:
+                self.done.append((started, time.monotonic() - started))
+
+    def since(self, start: float) -> list[float]:
+        with self.lock:
+            return [took for at, took in self.done if at >= start]
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -155,7 +179,10 @@ class ScaleRun:
         self.rate = stack.settings.ic_calls_per_second
         self.pace = 1 / float(pace_step(self.rate))  # slots a little wider than 1/rate (docs/architecture.md)
         self.wire = Wire(clock)
+        self.bookings = Bookings()
         for clients in stack.instance_clients:
+            clients.dynamodb.meta.events.register("before-parameter-build.dynamodb.UpdateItem", self.bookings.start)
+            clients.dynamodb.meta.events.register("after-call.dynamodb.UpdateItem", self.bookings.finish)
             for name in IC_SERVICES:
                 getattr(clients, name).meta.events.register("before-parameter-build", self.wire.record)
         # A burst queues creates behind the budget for longer than a chat client would wait; the
@@ -164,6 +191,7 @@ class ScaleRun:
         self.client = JitApiClient(stack.api_url, signer, timeout=600)
         self.users = iter(range(USERS))
         self.rows: list[tuple[str, str, str]] = []
+        self.revokes_started = 0.0  # when the clock was last moved to let a burst of revokes run
 
     def people(self, n: int) -> list[Any]:
         from jitwire.models import Person
@@ -268,7 +296,7 @@ class ScaleRun:
             self.clock.jump_to(last_warning)
         for request in requests:
             _wait(lambda r=request: any(e.type == "request.expiring_soon" for e in store.audit_trail(r.request_id)))
-        started = time.monotonic()
+        started = self.revokes_started = time.monotonic()
         self.clock.jump_to(first_end - wake_before)
         self.seen_at_wire("DeleteAccountAssignment", len(ids), started)
         for request_id in ids:
@@ -285,6 +313,7 @@ class ScaleRun:
 
     def revoke_row(self, label: str, lateness: list[float], bounds: list[float], calls: list[WireCall]) -> None:
         excess = [late - bound for late, bound in zip(lateness, bounds, strict=True)]
+        booked = self.bookings.since(self.revokes_started)
         p50, p99 = _percentile(lateness, 0.5), _percentile(lateness, 0.99)
         b50, b99 = _percentile(bounds, 0.5), _percentile(bounds, 0.99)
         self.rows.append(
@@ -293,7 +322,9 @@ class ScaleRun:
                 f"{p50:.2f} / {p99:.2f} s",
                 f"bound ⌊(k-1)/rate⌋ at those ranks {b50:.0f} / {b99:.0f} s; p99 over the bound "
                 f"{_percentile(excess, 0.99):.2f} s; IC calls/s max {_max_per_second(calls)} "
-                f"(budget {self.rate:g}, paced at {self.pace:.2f}/s)",
+                f"(budget {self.rate:g}, paced at {self.pace:.2f}/s); budget bookings {len(booked)} "
+                f"({len(booked) / max(1, len(lateness)):.1f} per revoke), round trip p50 / max "
+                f"{_percentile(booked, 0.5) if booked else 0:.2f} / {max(booked, default=0):.2f} s",
             )
         )
 
