@@ -54,7 +54,7 @@ session = boto3.session.Session(region_name=os.environ["AWS_REGION"])
 url = os.environ.get("JIT_ENDPOINT_URL")
 dynamodb = session.client("dynamodb", endpoint_url=url)
 secrets = session.client("secretsmanager", endpoint_url=url)
-dynamodb.get_item(TableName="jit_requests", Key={"request_id": {"S": sys.argv[1]}}, ConsistentRead=True)
+dynamodb.get_item(TableName=sys.argv[2], Key={"request_id": {"S": sys.argv[1]}}, ConsistentRead=True)
 secrets.get_secret_value(SecretId=os.environ["JIT_KEYSET_SECRET_ID"])
 print(time.perf_counter() - t)
 """
@@ -209,6 +209,7 @@ def _first_signed_get(stack: Any, request_id: str, actor: Any) -> list[tuple[str
     """A cold container's first signed GET against ``import boto3``, in interleaved fresh processes."""
     import json
 
+    from backend.adapters import tables
     from jitlocal.http_api import proxy_event
     from jitwire.signing import RequestSigner
 
@@ -244,7 +245,7 @@ def _first_signed_get(stack: Any, request_id: str, actor: Any) -> list[tuple[str
     boto3_times, floor_times, get_times, made, boto3_loaded = [], [], [], [], False
     for run in range(COLD_RUNS + 1):  # the first round only warms the file cache
         boto3_time = float(fresh(_IMPORT_BOTO3))
-        floor_time = float(fresh(_BOTO3_FLOOR, "", request_id))
+        floor_time = float(fresh(_BOTO3_FLOOR, "", request_id, tables.REQUESTS))
         event = proxy_event("GET", target, list(signer.sign("GET", path, query, b"").items()), b"", "127.0.0.1")
         result = json.loads(fresh(_FIRST_SIGNED_GET, json.dumps(event)))
         if run:

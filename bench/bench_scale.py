@@ -67,11 +67,12 @@ class Wire:
 class Bookings:
     """The call budget's own DynamoDB round trips (``UpdateItem`` on ``jit_budget``), at the wire."""
 
+    table: str
     done: list[tuple[float, float]] = field(default_factory=list)  # (started, took)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def start(self, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
-        if isinstance(params, dict) and params.get("TableName") == "jit_budget":
+        if isinstance(params, dict) and params.get("TableName") == self.table:
             context["bench_booking_started"] = time.monotonic()
 
     def finish(self, context: dict[str, Any], **_: Any) -> None:
@@ -169,17 +170,17 @@ def run() -> list[tuple[str, str, str]]:
 
 class ScaleRun:
     def __init__(self, stack: Any, clock: Any) -> None:
+        from backend.adapters import tables
+        from backend.adapters.shared_budget import pace_step
         from jitwire.client import JitApiClient
         from jitwire.signing import RequestSigner
 
         self.stack = stack
         self.clock = clock
-        from backend.adapters.shared_budget import pace_step
-
         self.rate = stack.settings.ic_calls_per_second
         self.pace = 1 / float(pace_step(self.rate))  # slots a little wider than 1/rate (docs/architecture.md)
         self.wire = Wire(clock)
-        self.bookings = Bookings()
+        self.bookings = Bookings(tables.BUDGET)
         for clients in stack.instance_clients:
             clients.dynamodb.meta.events.register("before-parameter-build.dynamodb.UpdateItem", self.bookings.start)
             clients.dynamodb.meta.events.register("after-call.dynamodb.UpdateItem", self.bookings.finish)
@@ -191,7 +192,6 @@ class ScaleRun:
         self.client = JitApiClient(stack.api_url, signer, timeout=600)
         self.users = iter(range(USERS))
         self.rows: list[tuple[str, str, str]] = []
-        self.revokes_started = 0.0  # when the clock was last moved to let a burst of revokes run
 
     def people(self, n: int) -> list[Any]:
         from jitwire.models import Person
@@ -282,8 +282,11 @@ class ScaleRun:
             )
         )
 
-    def revokes_after(self, ids: list[str], wake_before: timedelta) -> tuple[list[float], list[float], list[WireCall]]:
-        """Jump to just before the first end time, let time flow, return lateness and bounds per revoke."""
+    def revokes_after(
+        self, ids: list[str], wake_before: timedelta
+    ) -> tuple[list[float], list[float], list[WireCall], list[float]]:
+        """Jump to just before the first end time, let time flow; return lateness and bounds per
+        revoke, the Identity Center calls, and the call budget's booking round trips meanwhile."""
         from jitwire.models import RequestStatus
 
         store = self.stack.uow.store
@@ -296,7 +299,7 @@ class ScaleRun:
             self.clock.jump_to(last_warning)
         for request in requests:
             _wait(lambda r=request: any(e.type == "request.expiring_soon" for e in store.audit_trail(r.request_id)))
-        started = self.revokes_started = time.monotonic()
+        started = time.monotonic()
         self.clock.jump_to(first_end - wake_before)
         self.seen_at_wire("DeleteAccountAssignment", len(ids), started)
         for request_id in ids:
@@ -309,11 +312,12 @@ class ScaleRun:
             if c.principal is not None and (end := principal_end.get(c.principal)) is not None
         ]
         bounds = [math.floor(k / self.rate) for k in range(len(lateness))]  # k from 0: floor((k-1)/rate)
-        return lateness, bounds, calls
+        return lateness, bounds, calls, self.bookings.since(started)
 
-    def revoke_row(self, label: str, lateness: list[float], bounds: list[float], calls: list[WireCall]) -> None:
+    def revoke_row(
+        self, label: str, lateness: list[float], bounds: list[float], calls: list[WireCall], booked: list[float]
+    ) -> None:
         excess = [late - bound for late, bound in zip(lateness, bounds, strict=True)]
-        booked = self.bookings.since(self.revokes_started)
         p50, p99 = _percentile(lateness, 0.5), _percentile(lateness, 0.99)
         b50, b99 = _percentile(bounds, 0.5), _percentile(bounds, 0.99)
         self.rows.append(
