@@ -3,11 +3,12 @@
 One local stack on a clock that flows at the real rate but can jump over a grant's minutes
 (``ShiftedClock``), so lateness is real while the run stays short. The workflow's tasks run on
 four jit-api "containers" in turn, each with its own clients and call-budget object: the budget
-they share lives in DynamoDB, and the calls per second are counted over all four. Every Identity Center call is
-recorded at the wire (botocore's ``before-parameter-build`` on the stack's own clients, which the
-adapter reaches only after its rate limiter), with the time and the user it concerns. The call
-budget's own bookings (``UpdateItem`` on ``jit_budget``) are timed at the wire too: their round
-trip shows how busy the local DynamoDB is during a burst (in AWS it answers in milliseconds).
+they share lives in DynamoDB, and the calls per second are counted over all four. Every Identity
+Center call is recorded at the wire (botocore's ``before-parameter-build`` on the stack's own
+clients, which the adapter reaches only after its call budget), with the time and the user it
+concerns. The call budget's own calls (``UpdateItem`` and ``GetItem`` on ``jit_budget``) are timed
+at the wire too: their round trip shows how busy the local DynamoDB is during a burst (in AWS it
+answers in milliseconds).
 
 Bounds. With a budget of ``rate`` calls per second and one call per revoke, the k-th revoke of a
 burst cannot finish before ⌊(k-1)/rate⌋ s after its end time. A grant cannot finish before the
@@ -64,8 +65,8 @@ class Wire:
 
 
 @dataclass
-class Bookings:
-    """The call budget's own DynamoDB round trips (``UpdateItem`` on ``jit_budget``), at the wire."""
+class BudgetCalls:
+    """The call budget's own DynamoDB round trips (on ``jit_budget``), at the wire."""
 
     table: str
     done: list[tuple[float, float]] = field(default_factory=list)  # (started, took)
@@ -73,10 +74,10 @@ class Bookings:
 
     def start(self, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
         if isinstance(params, dict) and params.get("TableName") == self.table:
-            context["bench_booking_started"] = time.monotonic()
+            context["bench_budget_call_started"] = time.monotonic()
 
     def finish(self, context: dict[str, Any], **_: Any) -> None:
-        started = context.get("bench_booking_started")
+        started = context.get("bench_budget_call_started")
         if started is not None:
             with self.lock:
                 self.done.append((started, time.monotonic() - started))
@@ -171,19 +172,22 @@ def run() -> list[tuple[str, str, str]]:
 class ScaleRun:
     def __init__(self, stack: Any, clock: Any) -> None:
         from backend.adapters import tables
-        from backend.adapters.shared_budget import pace_step
+        from backend.adapters.shared_budget import ring_for
         from jitwire.client import JitApiClient
         from jitwire.signing import RequestSigner
 
         self.stack = stack
         self.clock = clock
         self.rate = stack.settings.ic_calls_per_second
-        self.pace = 1 / float(pace_step(self.rate))  # slots a little wider than 1/rate (docs/architecture.md)
+        ring = ring_for(self.rate)
+        self.pace = ring.places / float(ring.window)  # windows a little over a second (docs/architecture.md)
         self.wire = Wire(clock)
-        self.bookings = Bookings(tables.BUDGET)
+        self.budget_calls = BudgetCalls(tables.BUDGET)
         for clients in stack.instance_clients:
-            clients.dynamodb.meta.events.register("before-parameter-build.dynamodb.UpdateItem", self.bookings.start)
-            clients.dynamodb.meta.events.register("after-call.dynamodb.UpdateItem", self.bookings.finish)
+            events = clients.dynamodb.meta.events
+            for operation in ("UpdateItem", "GetItem"):
+                events.register(f"before-parameter-build.dynamodb.{operation}", self.budget_calls.start)
+                events.register(f"after-call.dynamodb.{operation}", self.budget_calls.finish)
             for name in IC_SERVICES:
                 getattr(clients, name).meta.events.register("before-parameter-build", self.wire.record)
         # A burst queues creates behind the budget for longer than a chat client would wait; the
@@ -286,7 +290,7 @@ class ScaleRun:
         self, ids: list[str], wake_before: timedelta
     ) -> tuple[list[float], list[float], list[WireCall], list[float]]:
         """Jump to just before the first end time, let time flow; return lateness and bounds per
-        revoke, the Identity Center calls, and the call budget's booking round trips meanwhile."""
+        revoke, the Identity Center calls, and the call budget's own round trips meanwhile."""
         from jitwire.models import RequestStatus
 
         store = self.stack.uow.store
@@ -312,7 +316,7 @@ class ScaleRun:
             if c.principal is not None and (end := principal_end.get(c.principal)) is not None
         ]
         bounds = [math.floor(k / self.rate) for k in range(len(lateness))]  # k from 0: floor((k-1)/rate)
-        return lateness, bounds, calls, self.bookings.since(started)
+        return lateness, bounds, calls, self.budget_calls.since(started)
 
     def revoke_row(
         self, label: str, lateness: list[float], bounds: list[float], calls: list[WireCall], booked: list[float]
@@ -326,7 +330,7 @@ class ScaleRun:
                 f"{p50:.2f} / {p99:.2f} s",
                 f"bound ⌊(k-1)/rate⌋ at those ranks {b50:.0f} / {b99:.0f} s; p99 over the bound "
                 f"{_percentile(excess, 0.99):.2f} s; IC calls/s max {_max_per_second(calls)} "
-                f"(budget {self.rate:g}, paced at {self.pace:.2f}/s); budget bookings {len(booked)} "
+                f"(budget {self.rate:g}, paced at {self.pace:.2f}/s); budget table calls {len(booked)} "
                 f"({len(booked) / max(1, len(lateness)):.1f} per revoke), round trip p50 / max "
                 f"{_percentile(booked, 0.5) if booked else 0:.2f} / {max(booked, default=0):.2f} s",
             )

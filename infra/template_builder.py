@@ -48,7 +48,7 @@ API_TABLE_ACTIONS: dict[str, list[str]] = {
     tables.CONFIG: [*_READ, "dynamodb:PutItem", "dynamodb:DeleteItem"],  # DeleteItem: inline-policy leases
     # Bindings are made on first use (a transaction of two conditional puts), never changed by the API.
     tables.IDENTITIES: [*_READ, "dynamodb:PutItem", "dynamodb:ConditionCheckItem"],
-    tables.BUDGET: ["dynamodb:UpdateItem"],
+    tables.BUDGET: ["dynamodb:GetItem", "dynamodb:UpdateItem"],
 }
 RECONCILER_TABLE_ACTIONS: dict[str, list[str]] = {
     name: actions for name, actions in API_TABLE_ACTIONS.items() if name not in (tables.NONCES, tables.IDENTITIES)

@@ -440,8 +440,11 @@ class IdentityCenterGateway:
             ) from exc
 
         def attempt() -> T:
-            self._limiter.acquire(urgent=operation in URGENT_OPERATIONS)
-            return send()
+            permit = self._limiter.acquire(urgent=operation in URGENT_OPERATIONS)
+            try:
+                return send()
+            finally:
+                permit.done()
 
         retrying = Retrying(
             stop=stop_after_attempt(self._max_throttle_retries + 1),

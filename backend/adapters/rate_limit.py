@@ -16,7 +16,7 @@ import math
 import threading
 import time
 from collections import deque
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Final, Protocol
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -24,9 +24,24 @@ if TYPE_CHECKING:
 DEFAULT_IDENTITY_CENTER_RATE = 10.0
 
 
+class Permit(Protocol):
+    def done(self) -> None:
+        """The call has been made (or failed): a shared budget records when it started."""
+
+
 class CallBudget(Protocol):
-    def acquire(self, urgent: bool = False) -> None:
+    def acquire(self, urgent: bool = False) -> Permit:
         """Wait until one more call fits the budget; ``urgent`` (revokes) goes first when it is short."""
+
+
+class _InProcess:
+    """This process's limiter keeps its starts itself: nothing to record afterwards."""
+
+    def done(self) -> None:
+        return None
+
+
+IN_PROCESS: Final[Permit] = _InProcess()
 
 
 class RateLimiter:
@@ -53,7 +68,7 @@ class RateLimiter:
     def max_calls_per_second(self) -> float:
         return self._burst / self._period
 
-    def acquire(self, urgent: bool = False) -> None:  # noqa: ARG002 - one process: first come, first served
+    def acquire(self, urgent: bool = False) -> Permit:  # noqa: ARG002 - one process: first come, first served
         """Wait until a call may start, then claim its slot."""
         with self._lock:
             while True:
@@ -65,3 +80,4 @@ class RateLimiter:
                     break
                 self._sleep(self._period - elapsed)
             self._starts.append(now)
+        return IN_PROCESS

@@ -11,7 +11,7 @@ from botocore.config import Config
 from moto import mock_aws
 
 from backend.adapters.identity_center import IdentityCenterGateway
-from backend.adapters.rate_limit import RateLimiter
+from backend.adapters.rate_limit import Permit, RateLimiter
 from tests.identity_center.faults import MotoFaults
 
 if TYPE_CHECKING:
@@ -54,10 +54,10 @@ class CountingLimiter(RateLimiter):
         self.acquired = 0
         self.urgent: list[bool] = []
 
-    def acquire(self, urgent: bool = False) -> None:
+    def acquire(self, urgent: bool = False) -> Permit:
         self.acquired += 1
         self.urgent.append(urgent)
-        super().acquire(urgent)
+        return super().acquire(urgent)
 
 
 @dataclass

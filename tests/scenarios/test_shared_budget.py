@@ -1,17 +1,16 @@
 """The Identity Center budget holds across instances (issue 15 §2), on the local stack's DynamoDB.
 
 Several "instances" (threads, each with its own clients, gateway and budget object, as separate
-Lambda containers have) make Identity Center calls at once. Every call is recorded at the wire
-together with the slot its instance booked: the slots of all instances are at least 1/rate apart,
-so no second holds more than the budget, and no call leaves before its slot.
+Lambda containers have) make Identity Center calls at once; every call is recorded at the wire.
+The other tests drive one budget object at a time on a fake clock, against the same table.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from decimal import Decimal
 from typing import Any
 
 import boto3
@@ -21,32 +20,21 @@ from backend.adapters.identity_center import IdentityCenterGateway
 from backend.adapters.rate_limit import RateLimiter
 from backend.adapters.shared_budget import SharedCallBudget
 from backend.wiring import make_clients
-from jitwire.names import IDENTITY_CENTER_BUDGET
 
 INSTANCES = 4
 CALLS_EACH = 8
 RATE = 20.0
-
-
-class RecordingBudget(SharedCallBudget):
-    """Remembers, per thread, the slot it booked, so the wire can pair each call with its slot."""
-
-    local = threading.local()
-
-    def _book(self, now: Decimal, urgent: bool) -> Any:
-        booking = super()._book(now, urgent)
-        RecordingBudget.local.slot = booking if isinstance(booking, Decimal) else None
-        return booking
+START = 2_000_000_000.0
 
 
 class Wire:
     def __init__(self) -> None:
-        self.calls: list[tuple[str, Decimal, float]] = []  # operation, booked slot, time it left
+        self.left: list[float] = []
         self.lock = threading.Lock()
 
-    def record(self, model: Any, **_: Any) -> None:
+    def record(self, **_: Any) -> None:
         with self.lock:
-            self.calls.append((model.name, RecordingBudget.local.slot, time.time()))
+            self.left.append(time.time())
 
 
 def _instance(stack, wire: Wire) -> IdentityCenterGateway:
@@ -54,14 +42,23 @@ def _instance(stack, wire: Wire) -> IdentityCenterGateway:
     clients = make_clients(stack.settings, session)
     for client in (clients.sso_admin, clients.identitystore):
         client.meta.events.register("before-call", wire.record)
-    budget = RecordingBudget(clients.dynamodb, RATE, RateLimiter(RATE))
+    budget = SharedCallBudget(clients.dynamodb, RATE, RateLimiter(RATE), name="instances")
     return IdentityCenterGateway(
         clients.sso_admin, clients.identitystore, stack.settings.identity_center_instance_arn,
         stack.settings.identity_store_id, budget,
     )  # fmt: skip
 
 
-def test_instances_together_never_exceed_the_budget(stack):
+def _most_in_one_second(times: list[float]) -> int:
+    ordered, best, first = sorted(times), 0, 0
+    for last, moment in enumerate(ordered):
+        while ordered[first] <= moment - 1.0:
+            first += 1
+        best = max(best, last - first + 1)
+    return best
+
+
+def test_instances_together_never_exceed_the_budget_and_a_burst_goes_a_second_at_a_time(stack):
     wire = Wire()
     gateways = [_instance(stack, wire) for _ in range(INSTANCES)]
 
@@ -72,17 +69,17 @@ def test_instances_together_never_exceed_the_budget(stack):
     with ThreadPoolExecutor(max_workers=INSTANCES) as pool:
         list(pool.map(busy, gateways))
 
-    assert len(wire.calls) == INSTANCES * CALLS_EACH
-    slots = sorted(slot for _, slot, _ in wire.calls)
-    assert len(set(slots)) == len(slots), "two calls booked the same slot"
-    budget = int(RATE)
-    for first, later in zip(slots, slots[budget:], strict=False):
-        assert later - first >= 1, f"more than {budget} calls between {first} and {later}"
-    assert all(left >= float(slot) - 0.002 for _, slot, left in wire.calls), "a call left before its slot"
+    assert len(wire.left) == INSTANCES * CALLS_EACH
+    assert _most_in_one_second(wire.left) <= RATE
+    ordered = sorted(wire.left)
+    burst = int(RATE)
+    assert ordered[burst] - ordered[0] >= 1.0  # the 21st call waited for the window of the first
+    item = stack.clients.dynamodb.get_item(TableName=tables.BUDGET, Key={"budget": {"S": "instances"}})["Item"]
+    assert item["n"] == {"N": str(INSTANCES * CALLS_EACH)}  # one ticket per call: nothing booked twice
 
 
 class FakeTime:
-    def __init__(self, start: float) -> None:
+    def __init__(self, start: float = START) -> None:
         self.now = start
         self.slept: list[float] = []
 
@@ -94,89 +91,129 @@ class FakeTime:
         self.now += seconds
 
 
-def test_when_the_budget_is_short_a_revoke_goes_before_a_grant(stack):
-    start = 2_000_000_000.0
-    queued_until = start + 3  # three seconds of calls already booked by other instances
-    stack.clients.dynamodb.put_item(
-        TableName=tables.BUDGET,
-        Item={"budget": {"S": IDENTITY_CENTER_BUDGET}, "next_free": {"N": str(queued_until)}},
-    )
-    grant_time, revoke_time = FakeTime(start), FakeTime(start)
-    grant_side = RecordingBudget(
-        stack.clients.dynamodb, 10, RateLimiter(10), clock=grant_time.clock, sleep=grant_time.sleep
-    )
-    revoke_side = RecordingBudget(
-        stack.clients.dynamodb, 10, RateLimiter(10), clock=revoke_time.clock, sleep=revoke_time.sleep
-    )
+class TableCalls:
+    """Counts the budget's DynamoDB calls; each may also move the fake clock (a slow table)."""
 
-    grant_side._book(Decimal(str(start)), urgent=False)
-    assert RecordingBudget.local.slot is None  # the queue is beyond the horizon: a grant waits unbooked
-    revoke_side.acquire(urgent=True)
-    assert RecordingBudget.local.slot == Decimal(str(queued_until))  # a revoke books at once
-    grant_side.acquire(urgent=False)
-    assert RecordingBudget.local.slot == Decimal(str(queued_until)) + grant_side.step  # after the revoke
-    assert grant_time.now >= queued_until
-    assert sum(grant_time.slept) >= 3
-    assert len(grant_time.slept) <= 3  # it slept until the queue was short, it did not poll
+    def __init__(self, db: Any, fake: FakeTime, takes: float = 0.0) -> None:
+        self.operations: list[str] = []
+        self.fake, self.takes = fake, takes
+        db.meta.events.register("before-call.dynamodb", self.called)
+
+    def called(self, model: Any, **_: Any) -> None:
+        self.operations.append(model.name)
+        self.fake.now += self.takes
+
+
+def _own_db(stack) -> Any:
+    return make_clients(stack.settings, boto3.Session("local", "local", region_name=stack.config.region)).dynamodb
+
+
+def _budget(db: Any, fake: FakeTime, name: str, rate: float = 10, sleep: Any = None) -> SharedCallBudget:
+    return SharedCallBudget(db, rate, RateLimiter(rate), name=name, clock=fake.clock, sleep=sleep or fake.sleep)
+
+
+def _item(db: Any, name: str) -> dict[str, Any]:
+    return db.get_item(TableName=tables.BUDGET, Key={"budget": {"S": name}}, ConsistentRead=True)["Item"]
+
+
+def test_when_the_budget_is_short_a_revoke_goes_before_a_grant(stack):
+    db = _own_db(stack)
+    # Tickets 0-9 started at START; 30 more are queued: three seconds of calls ahead.
+    item = {"budget": {"S": "short"}, "n": {"N": "40"}}
+    for place in range(10):
+        item[f"k{place}"] = {"N": str(place)}
+        item[f"t{place}"] = {"N": str(START)}
+    db.put_item(TableName=tables.BUDGET, Item=item)
+    grant_time, revoke_time = FakeTime(), FakeTime()
+
+    class QueueStillLong(Exception):
+        pass
+
+    def grant_sleeps(seconds: float) -> None:
+        grant_time.sleep(seconds)
+        raise QueueStillLong
+
+    grant_side = _budget(db, grant_time, "short", sleep=grant_sleeps)
+    with contextlib.suppress(QueueStillLong):
+        grant_side.acquire(urgent=False)
+    assert grant_time.slept and grant_time.slept[0] >= 2.0  # it sleeps until the queue is short...
+    assert _item(db, "short")["n"] == {"N": "40"}  # ... without taking a ticket
+
+    revoke_side = _budget(db, revoke_time, "short")
+    revoke_ticket, *_ = revoke_side._take_ticket(urgent=True)  # a revoke takes its place at once
+    assert revoke_ticket == 40
+    # The queue drains: tickets 30-39 have started.
+    drained = dict(item, n={"N": "41"})
+    for place in range(10):
+        drained[f"k{place}"] = {"N": str(30 + place)}
+        drained[f"t{place}"] = {"N": str(START + 3)}
+    db.put_item(TableName=tables.BUDGET, Item=drained)
+    grant_side = _budget(db, grant_time, "short")
+    grant_side.acquire(urgent=False).done()
+    assert _item(db, "short")["n"] == {"N": "42"}  # the grant's ticket (41) comes after the revoke's
+    assert _item(db, "short")["k1"] == {"N": "41"}
 
 
 def test_without_its_table_the_budget_falls_back_to_the_process_limiter(stack):
     stack.clients.dynamodb.delete_table(TableName=tables.BUDGET)
     fallback = RateLimiter(10)
     budget = SharedCallBudget(stack.clients.dynamodb, 10, fallback)
-    budget.acquire(urgent=True)
+    budget.acquire(urgent=True).done()
     assert len(fallback._starts) == 1
+    assert budget.fallbacks == 1
 
 
-def test_when_bookings_are_slower_than_a_step_the_next_instance_still_finds_the_queue_busy(stack):
-    """A busy table (a booking round trip longer than the step): every slot is booked at least a
-    round trip ahead, and the instance that restarts a queue that ran dry moments ago leads by a
-    second round trip, so the instance that lost that race books behind it in one call instead of
-    finding the queue idle again (a herd of retries)."""
-    time_ = FakeTime(2_000_000_000.0)
-    db = make_clients(stack.settings, boto3.Session("local", "local", region_name=stack.config.region)).dynamodb
-    calls: list[str] = []
-
-    def slow_table(**_: Any) -> None:
-        calls.append("UpdateItem")
-        time_.now += 0.12
-
-    db.meta.events.register("before-call.dynamodb.UpdateItem", slow_table)
-    first, second = (
-        RecordingBudget(db, 10, RateLimiter(10), name="slow", clock=time_.clock, sleep=time_.sleep) for _ in range(2)
-    )
-    first.acquire(urgent=True)  # each learns that a booking takes a while, and never goes late
-    second.acquire(urgent=True)
-    assert first.late_calls == second.late_calls == 0
-    assert first._round_trip >= Decimal("0.24")
-    time_.now += 0.5  # the queue ran dry a moment ago: the burst goes on
-    calls.clear()
-
-    now = Decimal(str(time_.now)).quantize(Decimal("0.001"))
-    restarted = first._book(now, urgent=True)  # busy? no (one call); restart the queue (one call)
-    assert restarted == now + 2 * first._round_trip  # two round trips ahead
-    assert len(calls) == 2
-    # The instance that lost the race tries again a round trip later: the queue is still ahead of it.
-    behind = second._book(now + second._round_trip, urgent=True)
-    assert behind == restarted + second.step
-    assert len(calls) == 3, "the second instance needed more than one booking"
-    # After a quiet spell a lone call books one round trip ahead, no more.
-    quiet = now + 10
-    assert first._book(quiet, urgent=True) == quiet + first._round_trip
+def test_a_slow_table_delays_calls_but_costs_no_extra_bookings(stack):
+    """Each DynamoDB call takes 1.5 s, longer than a window: a call still needs one ticket and one
+    record, and a burst still goes a window at a time (slots booked ahead would all have died)."""
+    fake = FakeTime()
+    db = _own_db(stack)
+    table = TableCalls(db, fake, takes=1.5)
+    budget = _budget(db, fake, "slow", rate=2)
+    starts = []
+    for _ in range(6):
+        permit = budget.acquire(urgent=True)
+        starts.append(fake.now)
+        permit.done()
+    assert table.operations == ["UpdateItem", "UpdateItem"] * 6
+    assert budget.given_up == budget.skipped == 0
+    for first, third in zip(starts, starts[2:], strict=False):
+        assert third - first >= 1.0
 
 
-def test_a_call_woken_after_its_slot_allowance_books_again_instead_of_bunching(stack):
-    time_ = FakeTime(2_000_000_000.0)
-    oversleeps = iter([0.5, 0.0])  # the host is busy once: the first wake-up comes half a second late
+def test_a_ticket_that_never_records_its_start_is_skipped_after_its_deadline(stack):
+    """An instance took ticket 0 and died before recording its start: the next ticket at the place
+    waits out the deadline, records ticket 0 as started at the latest it could have, and goes a
+    window after that, never sooner."""
+    fake = FakeTime()
+    db = _own_db(stack)
+    dead = _budget(db, fake, "dead", rate=1)
+    dead.acquire(urgent=True)  # never done(): the instance is gone
+    alive = _budget(db, fake, "dead", rate=1)
+    table = TableCalls(db, fake)
+    alive.acquire(urgent=True).done()
+    assert alive.skipped == 1
+    ring = alive.ring
+    latest_dead_start = START + float(ring.grace + ring.send_margin)  # its own deadline, and the wire
+    assert fake.now >= latest_dead_start + float(ring.window) - 0.001
+    looks = table.operations.count("GetItem")
+    # It kept looking until the deadline (a record could still come), and did not spin meanwhile.
+    assert float(ring.grace / ring.look_every) - 1 <= looks <= float(ring.grace / ring.look_every) + 2
+    assert _item(db, "dead")["k0"] == {"N": "1"}
 
-    def busy_host_sleep(seconds: float) -> None:
-        time_.sleep(seconds + next(oversleeps, 0.0))
 
-    budget = RecordingBudget(
-        stack.clients.dynamodb, 10, RateLimiter(10), name="late", clock=time_.clock, sleep=busy_host_sleep
-    )
-    budget._round_trip = Decimal("0.1")  # every booking is then a sleep away
-    budget.acquire(urgent=True)
-    assert time_.now - float(RecordingBudget.local.slot) <= float(budget.step) / 5  # went within its allowance
-    assert len(time_.slept) == 2  # slept, woke late, booked again, slept again
-    assert budget.late_calls == 0
+def test_a_call_woken_after_its_deadline_gives_its_ticket_up_instead_of_bunching(stack):
+    fake = FakeTime()
+    db = _own_db(stack)
+    first = _budget(db, fake, "late", rate=1)
+    first.acquire(urgent=True).done()  # ticket 0 started at START: ticket 1 may start a window later
+    oversleeps = iter([float(first.ring.grace) + 1])
+
+    def busy_host(seconds: float) -> None:
+        fake.sleep(seconds + next(oversleeps, 0.0))
+
+    late = _budget(db, fake, "late", rate=1, sleep=busy_host)
+    late.acquire(urgent=True).done()
+    assert late.given_up == 1  # woke after its deadline: ticket 1 given up, ticket 2 taken
+    assert _item(db, "late")["n"] == {"N": "3"}
+    assert _item(db, "late")["k0"] == {"N": "2"}
