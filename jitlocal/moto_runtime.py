@@ -4,6 +4,12 @@
    transaction rolls back the items it named, not a copy of whole tables (``moto_transactions``).
 1. Lambda: ``LambdaSimpleBackend.invoke`` dispatches to the real handlers by function name, and a
    raised exception becomes a function error whose ``errorType`` is its class name, as in AWS.
+   The state machine interpreter reaches the handlers directly rather than through an HTTP request
+   from moto to itself. In AWS every invocation has its own container and CPU; here all share one
+   interpreter, so a hundred executions waking from a Wait in the same second would each get a
+   hundredth of it and all reach their task late together. So an execution that wakes takes a
+   turn (``jitlocal.turns``) and gives it back when its next task ends: at most ``woken_at_once``
+   run at once, the others wait in arrival order.
 2. Wait: ``TimestampPath`` waits follow the stack's clock (moto compares with naive local time,
    drops fractions of a second, and tests move a manual clock instead of sleeping). A real clock
    is read to the microsecond, so a wait wakes at its timestamp, as in AWS, and not up to a
@@ -25,6 +31,7 @@ These patch moto's classes for the whole process: one local stack per process.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
@@ -38,6 +45,7 @@ import requests
 
 from jitlocal.moto_provisioning import install_provisioning
 from jitlocal.moto_transactions import install_item_level_transactions
+from jitlocal.turns import Turns
 
 log = logging.getLogger("jitlocal")
 
@@ -48,8 +56,19 @@ Clock = Callable[[], datetime]
 class LambdaRegistry:
     """Function name → handler; the state machine's Lambda tasks land here."""
 
-    def __init__(self) -> None:
+    def __init__(self, woken_at_once: int | None = None) -> None:
         self._handlers: dict[str, LambdaHandler] = {}
+        self._turns = Turns(woken_at_once) if woken_at_once else None
+
+    def take_turn(self) -> None:
+        """An execution woke from a Wait: its next task starts when its turn comes."""
+        if self._turns is not None:
+            self._turns.take()
+
+    def give_back_turn(self) -> None:
+        """The task after a wake has ended (nothing if this execution holds no turn)."""
+        if self._turns is not None:
+            self._turns.give_back()
 
     def register(self, name: str, handler: LambdaHandler) -> None:
         self._handlers[name] = handler
@@ -106,10 +125,47 @@ def _serialise_dynamodb() -> None:
         setattr(DynamoDBBackend, name, serialised)
 
 
+def _give_back_turns_after_tasks(registry: LambdaRegistry) -> None:
+    """A task runs in a thread of its own (its timeout); its execution's thread waits for it."""
+    from moto.stepfunctions.parser.asl.component.state.exec.execute_state import ExecutionState
+
+    original = getattr(ExecutionState._evaluate_with_timeout, "_jit_original", ExecutionState._evaluate_with_timeout)
+
+    def evaluate_then_give_back(self: Any, env: Any) -> None:
+        try:
+            original(self, env)
+        finally:
+            registry.give_back_turn()
+
+    evaluate_then_give_back._jit_original = original  # type: ignore[attr-defined]
+    ExecutionState._evaluate_with_timeout = evaluate_then_give_back  # type: ignore[method-assign]
+
+
+class _DirectLambda:
+    """The interpreter's Lambda client: ``Invoke`` answered by the registry, with boto3's shape."""
+
+    def __init__(self, registry: LambdaRegistry) -> None:
+        self._registry = registry
+
+    def invoke(self, *, FunctionName: str, Payload: bytes | str | None = None, **_: Any) -> dict[str, Any]:
+        headers: dict[str, str] = {}
+        body = self._registry.invoke(FunctionName, Payload, headers)
+        response: dict[str, Any] = {"StatusCode": 200, "Payload": io.BytesIO(body)}
+        if "x-amz-function-error" in headers:
+            response["FunctionError"] = headers["x-amz-function-error"]
+        return response
+
+
+_registry = LambdaRegistry()  # the running stack's (one local stack per process)
+
+
 def install_patches(registry: LambdaRegistry, clock: Clock, retry_sleep_factor: float) -> None:
     from moto.awslambda_simple.models import LambdaSimpleBackend
     from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
     from moto.stepfunctions.parser.asl.component.state.wait.wait_function.timestamp import Timestamp
+
+    global _registry  # noqa: PLW0603 - the patches below are process-wide too
+    _registry = registry
 
     def invoke(_backend: Any, function_name: str, *args: Any) -> bytes:
         _qualifier, body, _headers, response_headers = args
@@ -125,8 +181,12 @@ def install_patches(registry: LambdaRegistry, clock: Clock, retry_sleep_factor: 
             )
 
             raise FailureEventException(self._create_failure_event(env, text))
+        registry.give_back_turn()  # a turn taken at an earlier wake and not used by a task
         _wait_until(clock, target, env)
+        if env.is_running():
+            registry.take_turn()
 
+    _give_back_turns_after_tasks(registry)
     install_item_level_transactions()  # before serialising, so the lock covers its rollback too
     _serialise_dynamodb()
     _deliver_http_as_sns(clock)
@@ -166,6 +226,8 @@ def _reuse_interpreter_clients() -> None:
     lock = threading.Lock()
 
     def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:  # noqa: ARG001
+        if service == "lambda":
+            return _DirectLambda(_registry)
         # moto's own ignores the credentials too: its clients differ only in these, and in the port
         # of the server they call (a later stack in the same process has another).
         key = (region, service, moto_server_port())

@@ -59,6 +59,9 @@ class StackOptions:
     # Step Functions' Lambda tasks run on this many separate jit-api processes (own clients, caches
     # and call-budget object), taken in turn, as concurrent Lambda containers would.
     task_instances: int = 1
+    # Executions woken from a Wait that run their next task at once; the others wait their turn in
+    # arrival order (moto_runtime, seam 1). None: all at once.
+    woken_at_once: int | None = 16
 
 
 def _no_sleep(_seconds: float) -> None:
@@ -73,7 +76,7 @@ class LocalStack:
             config = config.model_copy(update={"state_dir": self.options.state_dir})
         self.config = config
         self.clock: Callable[[], datetime] = self.options.clock or utc_now
-        self.lambdas = LambdaRegistry()
+        self.lambdas = LambdaRegistry(self.options.woken_at_once)
         self._stop = threading.Event()
         self._reconciler_thread: threading.Thread | None = None
         self._moto: Any = None
