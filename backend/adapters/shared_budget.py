@@ -155,11 +155,15 @@ class SharedCallBudget:
         return Decimal(str(self._clock())).quantize(_MILLI)
 
     def _take_ticket(self, urgent: bool) -> tuple[int, dict[str, Any], Decimal, Decimal]:
+        # A queue whose front has not moved for longer than a ticket may wait is held up by a dead
+        # ticket that only a ticket at its place can skip: then a normal call takes one all the same.
+        front_seen, front_since = self._front, self._now()
         while True:
             asked = self._now()
             values = {":one": {"N": "1"}}
             condition: dict[str, Any] = {}
-            if not urgent:  # only while the queue is short: revokes go first
+            stalled = asked - front_since > self._ring.grace + 2 * self._ring.window
+            if not urgent and not stalled:  # only while the queue is short: revokes go first
                 values[":cap"] = {"N": str(self._front + self._normal_queue)}
                 condition = {"ConditionExpression": "attribute_not_exists(n) OR n < :cap"}
             try:
@@ -177,6 +181,8 @@ class SharedCallBudget:
                     raise
                 item: dict[str, Any] = exc.response.get("Item", {})  # type: ignore[assignment]
                 self._learn_front(item)
+                if self._front != front_seen:
+                    front_seen, front_since = self._front, self._now()
                 queued = int(item.get("n", {}).get("N", "0")) - self._front
                 if queued >= self._normal_queue:  # still long: sleep until it is short
                     windows = Decimal(queued - self._normal_queue + 1) / self._ring.places
