@@ -156,16 +156,10 @@ class _DirectLambda:
         return response
 
 
-_registry = LambdaRegistry()  # the running stack's (one local stack per process)
-
-
 def install_patches(registry: LambdaRegistry, clock: Clock, retry_sleep_factor: float) -> None:
     from moto.awslambda_simple.models import LambdaSimpleBackend
     from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
     from moto.stepfunctions.parser.asl.component.state.wait.wait_function.timestamp import Timestamp
-
-    global _registry  # noqa: PLW0603 - the patches below are process-wide too
-    _registry = registry
 
     def invoke(_backend: Any, function_name: str, *args: Any) -> bytes:
         _qualifier, body, _headers, response_headers = args
@@ -192,7 +186,7 @@ def install_patches(registry: LambdaRegistry, clock: Clock, retry_sleep_factor: 
     _deliver_http_as_sns(clock)
     install_provisioning()
     _remember_dispatch()
-    _reuse_interpreter_clients()
+    _reuse_interpreter_clients(registry)
     LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign,assignment]
     Timestamp._eval_body = wait_for_timestamp  # type: ignore[method-assign]
     setattr(retrier_decl, "time", _ScaledTime(retry_sleep_factor))  # noqa: B010 - replacing a module the interpreter imported
@@ -215,19 +209,19 @@ def _remember_dispatch() -> None:
     DomainDispatcherApplication.get_backend_for_host = get_backend_for_host  # type: ignore[method-assign,assignment]
 
 
-def _reuse_interpreter_clients() -> None:
+def _reuse_interpreter_clients(registry: LambdaRegistry) -> None:
     from moto.settings import moto_server_port
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 
-    original = getattr(lambda_eval_utils, "boto_client_for")  # noqa: B009 - imported there, not exported
-    if getattr(original, "_jit_reused", False):
-        return
+    installed = getattr(lambda_eval_utils, "boto_client_for")  # noqa: B009 - imported there, not exported
+    original = getattr(installed, "_jit_original", installed)  # a later stack replaces an earlier one's
     clients: dict[tuple[str, str, str], Any] = {}
     lock = threading.Lock()
+    direct_lambda = _DirectLambda(registry)
 
     def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:  # noqa: ARG001
         if service == "lambda":
-            return _DirectLambda(_registry)
+            return direct_lambda
         # moto's own ignores the credentials too: its clients differ only in these, and in the port
         # of the server they call (a later stack in the same process has another).
         key = (region, service, moto_server_port())
@@ -236,7 +230,7 @@ def _reuse_interpreter_clients() -> None:
                 clients[key] = original(region, service)
             return clients[key]
 
-    boto_client_for._jit_reused = True  # type: ignore[attr-defined]
+    boto_client_for._jit_original = original  # type: ignore[attr-defined]
     setattr(lambda_eval_utils, "boto_client_for", boto_client_for)  # noqa: B010 - the name the interpreter calls
 
 
