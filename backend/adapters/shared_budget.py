@@ -217,8 +217,8 @@ class SharedCallBudget:
             self._sleep(wait)
         started = self._now()
         if started > plan.deadline:  # woke far too late: the next ticket may already count this one gone
-            log.warning("call budget: ticket %d woke %s s after its deadline; taking another", ticket,
-                        started - plan.deadline)  # fmt: skip
+            late = started - plan.deadline
+            log.warning("call budget: ticket %d woke %s s after its deadline; taking another", ticket, late)
             self.given_up += 1
             self.record(Place(ticket, seen.started), seen.ticket)  # unused: the place keeps its last start
             return None
